@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: what README.md calls "run all tests" and what CI runs.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash scripts/install-tools.sh
+# shellcheck source=tools/env.sh
+source scripts/tools/env.sh
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+echo "==> cargo test"
+cargo test --locked
+
+for stage in tests/chart/run.sh tests/image/run.sh tests/e2e/run.sh; do
+  if [ -e "$stage" ]; then
+    echo "==> $stage"
+    bash "$stage"
+  fi
+done
+echo "==> all test stages passed"

@@ -1,0 +1,1 @@
+//! Durable visit counter (being written; see docs/CONTRACT.md).
