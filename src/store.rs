@@ -143,7 +143,9 @@ impl Shared {
     fn lock_state(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave the state half-updated (every
         // critical section is a few plain assignments), so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn request_close(&self, done: Option<oneshot::Sender<Result<u64, Arc<str>>>>) {
@@ -511,13 +513,22 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = open(dir.path());
         assert_eq!(store.current(), 0);
-        assert_eq!(fs::read_to_string(dir.path().join(VISITS_FILE)).unwrap(), "0\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join(VISITS_FILE)).unwrap(),
+            "0\n"
+        );
         assert_eq!(store.record_visit().await.unwrap(), 1);
         assert_eq!(store.record_visit().await.unwrap(), 2);
-        assert_eq!(fs::read_to_string(dir.path().join(VISITS_FILE)).unwrap(), "2\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join(VISITS_FILE)).unwrap(),
+            "2\n"
+        );
         assert_eq!(store.durable(), 2);
         assert_eq!(store.close().await.unwrap(), 2);
-        assert!(matches!(store.record_visit().await, Err(StoreError::Closed)));
+        assert!(matches!(
+            store.record_visit().await,
+            Err(StoreError::Closed)
+        ));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -542,7 +553,10 @@ mod tests {
         }
         all.sort_unstable();
         assert_eq!(all, (1..=6400).collect::<Vec<u64>>());
-        assert_eq!(fs::read_to_string(dir.path().join(VISITS_FILE)).unwrap(), "6400\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join(VISITS_FILE)).unwrap(),
+            "6400\n"
+        );
     }
 
     #[tokio::test]
