@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Benchmark of the release binary: durable visits on / against /healthz of the same
+# process in the same run, latency, memory and time to ready. Reports ratios, because
+# this machine is shared and noisy. Usage: bench/run.sh [--quick]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash scripts/tools/install-apt.sh   # wrk
+bash scripts/tools/install-bench.sh # matplotlib for the plot
+# shellcheck source=../scripts/tools/env.sh
+source scripts/tools/env.sh
+
+cargo build --release --locked --quiet
+exec "$APP_RUST_TOOLS/venv-bench/bin/python" bench/bench.py --binary target/release/app-rust "$@"
