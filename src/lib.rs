@@ -3,4 +3,16 @@
 //! Each module has one job; see docs/CONTRACT.md for the interface the image, the
 //! chart and the tests rely on.
 
+pub mod cli;
+pub mod config;
+pub mod metrics;
+pub mod page;
+pub mod probe;
+pub mod routes;
+pub mod server;
 pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use routes::app;
+pub use server::{Application, shutdown_signal};

@@ -1,0 +1,187 @@
+//! The visit page: a self-contained HTML document (inline CSS, no external fetches, phone
+//! viewport) and its JSON form. Everything interpolated into HTML is escaped.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Offset, SecondsFormat};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// What one page shows.
+#[derive(Debug, Clone)]
+pub struct PageView<'a> {
+    pub greeting: &'a str,
+    pub pod: &'a str,
+    pub visits: u64,
+    pub now: DateTime<Tz>,
+}
+
+/// The JSON form of the page (`Accept: application/json`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PageJson {
+    pub visits: u64,
+    pub pod: String,
+    pub time: String,
+    pub timezone: String,
+    pub utc_offset: String,
+}
+
+/// `+03:00` style offset of a zoned time.
+pub fn utc_offset(now: &DateTime<Tz>) -> String {
+    now.offset().fix().to_string()
+}
+
+impl PageView<'_> {
+    pub fn json(&self) -> PageJson {
+        PageJson {
+            visits: self.visits,
+            pod: self.pod.to_owned(),
+            time: self.now.to_rfc3339_opts(SecondsFormat::Secs, false),
+            timezone: self.now.timezone().name().to_owned(),
+            utc_offset: utc_offset(&self.now),
+        }
+    }
+
+    pub fn html(&self) -> String {
+        let zone = self.now.timezone().name();
+        let abbreviation = self.now.format("%Z").to_string();
+        let offset = utc_offset(&self.now);
+        // "UTC+03:00"; an abbreviation that is just the offset (e.g. "+04") adds nothing.
+        let zone_detail = if abbreviation.starts_with('+') || abbreviation.starts_with('-') {
+            format!("UTC{offset}")
+        } else {
+            format!("{abbreviation}, UTC{offset}")
+        };
+        let mut html = String::with_capacity(2048);
+        let _ = write!(
+            html,
+            r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+  :root {{ color-scheme: light dark; --accent: #2f6fde; }}
+  * {{ box-sizing: border-box; }}
+  body {{ margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center;
+         font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+         background: #f3f5f9; color: #1b1f24; padding: 1rem; }}
+  main {{ width: 100%; max-width: 32rem; background: #fff; border-radius: 1rem; padding: 1.5rem;
+         box-shadow: 0 0.25rem 1.5rem rgba(0, 0, 0, 0.08); }}
+  h1 {{ font-size: 1.5rem; margin: 0 0 1rem; overflow-wrap: anywhere; }}
+  .clock {{ font-size: 2.5rem; font-weight: 700; font-variant-numeric: tabular-nums; color: var(--accent); }}
+  .date {{ font-size: 1.1rem; margin-top: 0.25rem; }}
+  .zone {{ color: #5b6470; margin-top: 0.25rem; }}
+  dl {{ display: grid; grid-template-columns: auto 1fr; gap: 0.5rem 1rem; margin: 1.5rem 0 0; }}
+  dt {{ color: #5b6470; }}
+  dd {{ margin: 0; font-weight: 600; overflow-wrap: anywhere; }}
+  @media (prefers-color-scheme: dark) {{
+    body {{ background: #14171c; color: #e8eaed; }}
+    main {{ background: #1f242b; box-shadow: none; }}
+    dt, .zone {{ color: #9aa3ad; }}
+    :root {{ --accent: #7aa7ff; }}
+  }}
+</style>
+</head>
+<body>
+<main>
+  <h1 id="greeting">{greeting}</h1>
+  <section aria-label="Current time in {zone}">
+    <div class="clock" id="time"><time datetime="{iso}">{time}</time></div>
+    <div class="date" id="date">{date}</div>
+    <div class="zone" id="zone">{zone} ({zone_detail})</div>
+  </section>
+  <dl>
+    <dt>Served by</dt><dd id="pod">{pod}</dd>
+    <dt>Visits</dt><dd id="visits">{visits}</dd>
+  </dl>
+</main>
+</body>
+</html>
+"#,
+            title = escape(self.greeting),
+            greeting = escape(self.greeting),
+            zone = escape(zone),
+            iso = escape(&self.now.to_rfc3339_opts(SecondsFormat::Secs, false)),
+            time = self.now.format("%H:%M:%S"),
+            date = self.now.format("%A, %-d %B %Y"),
+            zone_detail = escape(&zone_detail),
+            pod = escape(self.pod),
+            visits = self.visits,
+        );
+        html
+    }
+}
+
+/// Escapes text for HTML element content and double-quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn view(greeting: &str) -> PageView<'_> {
+        let now = chrono_tz::Europe::Moscow
+            .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+            .single()
+            .expect("valid time");
+        PageView {
+            greeting,
+            pod: "app-rust-0",
+            visits: 42,
+            now,
+        }
+    }
+
+    #[test]
+    fn escapes_interpolated_text() {
+        let html = view("<script>alert('x')</script> & \"q\"").html();
+        assert!(!html.contains("<script>"));
+        assert!(
+            html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;")
+        );
+    }
+
+    #[test]
+    fn shows_time_zone_offset_pod_and_count() {
+        let html = view("Hi").html();
+        for needle in [
+            "03:04:05",
+            "Friday, 2 January 2026",
+            "Europe/Moscow (MSK, UTC+03:00)",
+            "app-rust-0",
+            ">42<",
+            "width=device-width",
+        ] {
+            assert!(html.contains(needle), "missing {needle} in {html}");
+        }
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "no external fetches"
+        );
+    }
+
+    #[test]
+    fn json_has_rfc3339_time_and_offset() {
+        let json = view("Hi").json();
+        assert_eq!(json.time, "2026-01-02T03:04:05+03:00");
+        assert_eq!(json.utc_offset, "+03:00");
+        assert_eq!(json.timezone, "Europe/Moscow");
+    }
+}

@@ -1,0 +1,209 @@
+//! Startup and the connection loop: `Application::build` opens the store and binds the listener;
+//! `run_until_stopped` serves HTTP/1.1 with bounded header read time and head size until the
+//! shutdown signal, then drains in-flight requests with a bound and closes the store.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::metrics::{Metrics, PersistMetrics};
+use crate::routes::{AppState, HttpSettings, RoutesError, app};
+use crate::store::{StoreError, VisitStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the data directory {dir}: {source}")]
+    Store { dir: String, source: StoreError },
+    #[error("cannot listen on {addr}: {source} (check --listen / APP_LISTEN)")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error(transparent)]
+    Routes(#[from] RoutesError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("saving the final visit count at shutdown failed: {0}")]
+    CloseStore(StoreError),
+}
+
+/// A bound, ready-to-run service.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+    config: Config,
+}
+
+impl Application {
+    /// Opens (locks and loads) the store and binds the listener. Nothing is served yet.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let persist = PersistMetrics::default();
+        let store =
+            VisitStore::open(&config.data_dir, Arc::new(persist.clone())).map_err(|source| {
+                StartupError::Store {
+                    dir: config.data_dir.display().to_string(),
+                    source,
+                }
+            })?;
+        let metrics = Metrics::new(&persist, store.clone());
+        let state = AppState::new(
+            store,
+            metrics,
+            HttpSettings {
+                pod: config.pod_name.clone(),
+                greeting: config.greeting.clone(),
+                timezone: config.timezone,
+                request_timeout: config.request_timeout(),
+                max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+            },
+        )?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen,
+                source,
+            })?
+            .port();
+        Ok(Application {
+            listener,
+            port,
+            state,
+            config,
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then: readiness off, stop accepting, drain in-flight
+    /// requests (bounded by `shutdownTimeoutMs`), write the final count, return.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let Application {
+            listener,
+            port,
+            state,
+            config,
+        } = self;
+        let router = app(state.clone());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // HTTP/1.1 only: the auto builder's protocol sniffing (h2 prior knowledge) has no read
+        // timeout, so it would reopen the slowloris hole that header_read_timeout closes.
+        builder = builder.http1_only();
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout())
+            .max_buf_size(usize::try_from(config.max_header_bytes).unwrap_or(usize::MAX));
+        let graceful = GracefulShutdown::new();
+
+        tracing::info!(
+            listen = %config.listen,
+            port,
+            pod = %state.pod(),
+            data_file = %state.store().data_file().display(),
+            visits = state.store().durable(),
+            "serving"
+        );
+
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    let (stream, _peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) => {
+                            // Out of file descriptors and similar: back off instead of spinning.
+                            tracing::warn!(%error, "accepting a connection failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let service = TowerToHyperService::new(router.clone());
+                    let connection = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .into_owned();
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(error) = connection.await {
+                            tracing::debug!(error = %error, "connection ended with an error");
+                        }
+                    });
+                }
+            }
+        }
+
+        let started = Instant::now();
+        state.begin_shutdown();
+        drop(listener);
+        tracing::info!(
+            in_flight_connections = graceful.count(),
+            "shutdown: not ready, listener closed, draining connections"
+        );
+        let drained = tokio::time::timeout(config.shutdown_timeout(), graceful.shutdown()).await;
+        match drained {
+            Ok(()) => tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "shutdown: all connections drained"
+            ),
+            Err(_) => tracing::warn!(
+                timeout_ms = config.shutdown_timeout_ms,
+                "shutdown: connections still open after the drain bound; closing anyway"
+            ),
+        }
+        let visits = state
+            .store()
+            .close()
+            .await
+            .map_err(ServeError::CloseStore)?;
+        tracing::info!(
+            visits,
+            data_file = %state.store().data_file().display(),
+            "shutdown complete: final visit count is on disk"
+        );
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM; only SIGINT will stop the server");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutdown requested"),
+        _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "shutdown requested"),
+    }
+}
