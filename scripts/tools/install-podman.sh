@@ -4,9 +4,14 @@
 #   [containers] default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 #   [engine]     runtime = "runc"
 # Without them podman fails with `setrlimit ... operation not permitted` (crun cannot raise
-# limits in this sandbox). Idempotent and fast when everything is already in place; other
-# settings in containers.conf are kept as they are.
+# limits in this sandbox). Also podman-compose (pinned, in its own venv under
+# $APP_RUST_TOOLS, linked into $APP_RUST_TOOLS/bin) to test docker-compose.yml.
+# Idempotent and fast when everything is already in place; other settings in
+# containers.conf are kept as they are.
 set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=env.sh
+source "$here/env.sh"
 
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
@@ -66,3 +71,19 @@ set_toml_key() {
 
 set_toml_key "$conf" containers default_ulimits '["nofile=1024:1024", "nproc=1024:1024"]'
 set_toml_key "$conf" engine runtime '"runc"'
+
+# podman-compose, pinned, in its own venv (rebuilt only when the pin changes).
+compose_req="podman-compose==1.6.0"
+venv="$APP_RUST_TOOLS/venv/podman-compose"
+if [ -x "$venv/bin/podman-compose" ] && [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$compose_req" ]; then
+  :
+else
+  echo "install-podman: building venv/podman-compose: $compose_req"
+  rm -rf "$venv"
+  mkdir -p "$APP_RUST_TOOLS/venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$compose_req"
+  printf '%s' "$compose_req" >"$venv/.requirements"
+fi
+mkdir -p "$APP_RUST_TOOLS/bin"
+ln -sfn "$venv/bin/podman-compose" "$APP_RUST_TOOLS/bin/podman-compose"
