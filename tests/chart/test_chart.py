@@ -1,0 +1,760 @@
+"""Chart unit tests over real `helm template` output (Helm 3.17 and Helm 4).
+
+Each test asserts semantics (names, wiring, security, every knob landing where it should),
+not merely that the chart renders. Run through tests/chart/run.sh.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import (
+    CASES,
+    CASES_BY_NAME,
+    CHART,
+    LONG_RELEASE,
+    MAX_RELEASE,
+    ROOT,
+    VALUES_DIR,
+    Case,
+    Rendered,
+    helm_template,
+    parse,
+    run,
+    template_args,
+    tool,
+)
+
+HERE = Path(__file__).resolve().parent
+K8S_VERSIONS = ["1.30.0", "1.35.0"]
+CASE_NAMES = [c.name for c in CASES]
+# Keys the app accepts in its config file (docs/CONTRACT.md, "Settings").
+CONTRACT_FILE_KEYS = {
+    "listen", "dataDir", "timezone", "greeting", "logFormat", "logLevel", "requestTimeoutMs",
+    "headerReadTimeoutMs", "maxHeaderBytes", "maxBodyBytes", "shutdownTimeoutMs", "peers",
+    "peerService", "namespace", "replicas", "ordinalStart", "clusterDomain", "peerTimeoutMs",
+    "clusterDeadlineMs",
+}
+# CRD kinds kubernetes-validate has no schema for; their fields are asserted by tests below.
+CRD_KINDS = {"ServiceMonitor"}
+
+
+def pod_specs(r: Rendered) -> list[tuple[str, dict]]:
+    """Every pod spec the chart renders: StatefulSet, hook Jobs, test Pod."""
+    specs = [(f"StatefulSet/{r.sts['metadata']['name']}", r.sts["spec"]["template"]["spec"])]
+    for job in r.kinds("Job"):
+        specs.append((f"Job/{job['metadata']['name']}", job["spec"]["template"]["spec"]))
+    for pod in r.kinds("Pod"):
+        specs.append((f"Pod/{pod['metadata']['name']}", pod["spec"]))
+    return specs
+
+
+def env_of(container: dict) -> dict:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def fullname(case: Case) -> str:
+    name = case.release if "app-rust" in case.release else f"{case.release}-app-rust"
+    return name[:52].rstrip("-")
+
+
+# --------------------------------------------------------------------------------------------
+# Tooling-level checks: lint, validate, yamllint, package, dry-run, checkov, README table
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("helm_name", ["helm3", "helm4"])
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_helm_lint_strict(helm_name, case_name):
+    helm = tool(helm_name)
+    case = CASES_BY_NAME[case_name]
+    proc = run([helm, "lint", "--strict", str(CHART), "--namespace", case.namespace,
+                "-f", str(VALUES_DIR / case.values)])
+    assert "1 chart(s) linted, 0 chart(s) failed" in proc.stdout
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_helm3_and_helm4_render_the_same(case_name, helm3, render):
+    case = CASES_BY_NAME[case_name]
+    assert parse(helm_template(helm3, case)) == render(case_name).docs
+
+
+@pytest.mark.parametrize("k8s", K8S_VERSIONS)
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_kubernetes_validate_strict(case_name, k8s, render, tmp_path):
+    r = render(case_name)
+    manifest = tmp_path / f"{case_name}.yaml"
+    manifest.write_text(r.text)
+    proc = run([tool("kubernetes-validate"), "--strict", "-k", k8s, str(manifest)], check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "ERROR" not in out
+    # Every non-CRD document must have been validated against a real schema...
+    passed = re.findall(r"passed for resource (\S+?)/", out)
+    expected = [d["kind"].lower() for d in r.docs if d["kind"] not in CRD_KINDS]
+    assert sorted(passed) == sorted(expected), out
+    # ...and the only documents without a schema are the known CRD kinds.
+    for line in out.splitlines():
+        if "Couldn't find schema" in line:
+            assert any(f"kind {k} " in line for k in CRD_KINDS), line
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_rendered_output_passes_yamllint(case_name, render, tmp_path):
+    manifest = tmp_path / f"{case_name}.yaml"
+    manifest.write_text(render(case_name).text)
+    run([tool("yamllint"), "--strict", "-c", str(HERE / "yamllint.yaml"), str(manifest)])
+
+
+def test_values_files_pass_yamllint():
+    files = [CHART / "values.yaml", *sorted(VALUES_DIR.glob("*.yaml"))]
+    run([tool("yamllint"), "--strict", "-c", str(HERE / "yamllint.yaml"), *map(str, files)])
+
+
+@pytest.mark.parametrize("helm_name", ["helm3", "helm4"])
+def test_helm_package_produces_versioned_archive(helm_name, tmp_path):
+    helm = tool(helm_name)
+    run([helm, "package", str(CHART), "--destination", str(tmp_path)])
+    archive = tmp_path / "app-rust-0.1.0.tgz"
+    assert archive.is_file(), list(tmp_path.iterdir())
+    shown = yaml.safe_load(run([helm, "show", "chart", str(archive)]).stdout)
+    assert (shown["name"], shown["version"], shown["appVersion"]) == ("app-rust", "0.1.0", "0.1.0")
+    # The archive installs the same manifests as the directory.
+    case = CASES_BY_NAME["defaults"]
+    assert parse(helm_template(helm, case, chart=archive)) == parse(helm_template(helm, case))
+
+
+def test_helm4_install_dry_run_client_without_cluster(helm4):
+    proc = run([helm4, "install", "--dry-run=client", "--debug", "app-rust", str(CHART)])
+    out = proc.stdout
+    assert "STATUS: pending-install" in out
+    assert "kind: StatefulSet" in out
+    assert "kubectl exec --namespace default pod/app-rust-0 -- cat /app/data/visits" in out
+
+
+def test_checkov_has_no_unlisted_failures_on_defaults(render, tmp_path):
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "defaults.yaml").write_text(render("defaults").text)
+    proc = run([tool("checkov"), "-d", str(tmp_path / "manifests"), "--framework", "kubernetes",
+                "--skip-download", "--quiet", "-o", "json"], check=False, cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    reports = report if isinstance(report, list) else [report]
+    summary = reports[0]["summary"]
+    assert summary["passed"] > 100, summary  # the checks really ran
+    failed = [(c["check_id"], c["resource"]) for rep in reports for c in rep["results"]["failed_checks"]]
+    skips = []
+    for line in (HERE / "checkov-skips.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            check_id, pattern, reason = line.split(None, 2)
+            assert len(reason) > 20, f"skip {check_id} needs a real reason"
+            skips.append((check_id, pattern))
+    unlisted = [f for f in failed if not any(f[0] == c and fnmatch.fnmatch(f[1], p) for c, p in skips)]
+    assert not unlisted, f"checkov failures not in checkov-skips.txt: {unlisted}"
+    stale = [s for s in skips if not any(f[0] == s[0] and fnmatch.fnmatch(f[1], s[1]) for f in failed)]
+    assert not stale, f"skips matching no finding (remove them): {stale}"
+
+
+def test_readme_parameters_table_is_generated_from_values(tmp_path):
+    readme = tmp_path / "README.md"
+    shutil.copy(CHART / "README.md", readme)
+    run([tool("readme-generator"), "--values", str(CHART / "values.yaml"), "--readme", str(readme)])
+    assert readme.read_text() == (CHART / "README.md").read_text(), (
+        "charts/app-rust/README.md parameters table is stale: run "
+        "readme-generator --values charts/app-rust/values.yaml --readme charts/app-rust/README.md"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Values schema
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad, complaint",
+    [
+        ("replicaCount=-1", "/replicaCount"),
+        ("unknownKey=1", "unknownKey"),
+        ("service.type=Bogus", "/service/type"),
+        ("service.nodePort=70000", "/service/nodePort"),
+        ("podManagementPolicy=Sometimes", "/podManagementPolicy"),
+        ("updateStrategy.type=Recreate", "/updateStrategy/type"),
+        ("persistentVolumeClaimRetentionPolicy.whenDeleted=Keep", "whenDeleted"),
+        ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
+        ("config.unknownSetting=1", "unknownSetting"),
+        ("config.logFormat=xml", "/config/logFormat"),
+        ("persistence.size=lots", "/persistence/size"),
+        ("persistence.unknown=1", "unknown"),
+        ("secret.stringData.bad-name=x", "bad-name"),
+        ("replicaCount=three", "/replicaCount"),
+    ],
+)
+@pytest.mark.parametrize("helm_name", ["helm3", "helm4"])
+def test_schema_rejects_bad_values(helm_name, bad, complaint):
+    proc = run([tool(helm_name), "template", "app-rust", str(CHART), "--set", bad], check=False)
+    assert proc.returncode != 0, f"--set {bad} was accepted"
+    # Helm 4 names the value as a JSON pointer (/service/type), Helm 3 with dots (service.type).
+    dotted = complaint.strip("/").replace("/", ".")
+    assert "schema" in proc.stderr and (complaint in proc.stderr or dotted in proc.stderr), proc.stderr
+
+
+def test_schema_accepts_every_matrix_values_file(render):
+    for name in CASE_NAMES:
+        assert render(name).docs
+
+
+# --------------------------------------------------------------------------------------------
+# StatefulSet semantics
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_headless_service_governs_the_statefulset(case_name, render):
+    r = render(case_name)
+    sts = r.sts
+    headless = r.one("Service", sts["spec"]["serviceName"])
+    assert headless["metadata"]["name"] == f"{sts['metadata']['name']}-headless"
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    assert headless["spec"]["selector"] == sts["spec"]["selector"]["matchLabels"]
+    assert [p["targetPort"] for p in headless["spec"]["ports"]] == ["http"]
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_selector_is_only_name_and_instance(case_name, render):
+    r = render(case_name)
+    selector = r.sts["spec"]["selector"]["matchLabels"]
+    assert set(selector) == {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
+    assert selector["app.kubernetes.io/instance"] == r.case.release
+    pod_labels = r.sts["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    for svc in r.kinds("Service"):
+        assert svc["spec"]["selector"] == selector
+    for pdb in r.kinds("PodDisruptionBudget"):
+        assert pdb["spec"]["selector"]["matchLabels"] == selector
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_data_volume_is_mounted_at_the_data_dir(case_name, render):
+    r = render(case_name)
+    c = r.container
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    assert mounts["data"] == "/app/data"
+    assert env_of(c)["DATA_DIR"]["value"] == "/app/data"
+    volumes = {v["name"]: v for v in r.sts["spec"]["template"]["spec"]["volumes"]}
+    claims = r.sts["spec"].get("volumeClaimTemplates", [])
+    if r.case.name == "persistence-off":
+        assert claims == []
+        assert "emptyDir" in volumes["data"]
+    else:
+        assert [t["metadata"]["name"] for t in claims] == ["data"]
+        assert "data" not in volumes  # the claim template provides it
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_probes_target_health_endpoints_never_root(case_name, render):
+    c = render(case_name).container
+    probes = {k: c[k] for k in ("startupProbe", "livenessProbe", "readinessProbe")}
+    for name, probe in probes.items():
+        assert probe["httpGet"]["port"] == "http", name
+        assert probe["httpGet"]["path"] not in ("/", ""), name
+    assert probes["startupProbe"]["httpGet"]["path"] == "/healthz"
+    assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_pod_environment_follows_the_contract(case_name, render):
+    r = render(case_name)
+    env = env_of(r.container)
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["CONFIG_FILE"]["value"] == "/etc/app-rust/config.json"
+    assert env["APP_PEER_SERVICE"]["value"] == r.sts["spec"]["serviceName"]
+    assert env["APP_REPLICAS"]["value"] == str(r.sts["spec"]["replicas"])
+    start = r.sts["spec"].get("ordinals", {}).get("start", 0)
+    assert env["APP_ORDINAL_START"]["value"] == str(start)
+    expected_domain = "cluster.example" if case_name == "other-namespace" else "cluster.local"
+    assert env["APP_CLUSTER_DOMAIN"]["value"] == expected_domain
+    mounts = {m["name"]: m for m in r.container["volumeMounts"]}
+    assert mounts["config"]["mountPath"] == "/etc/app-rust" and mounts["config"]["readOnly"]
+    assert mounts["tmp"]["mountPath"] == "/tmp"
+    config_volume = {v["name"]: v for v in r.sts["spec"]["template"]["spec"]["volumes"]}["config"]
+    assert config_volume["configMap"]["name"] == r.sts["metadata"]["name"]
+    assert config_volume["configMap"]["items"] == [{"key": "config.json", "path": "config.json"}]
+
+
+def test_defaults(render):
+    r = render("defaults")
+    spec = r.sts["spec"]
+    assert r.sts["metadata"]["name"] == "app-rust"
+    assert spec["replicas"] == 3
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert spec["updateStrategy"] == {"type": "RollingUpdate"}  # no alpha/beta maxUnavailable
+    assert "ordinals" not in spec  # k8s 1.27+ field only when asked for
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert spec["minReadySeconds"] == 0 and spec["revisionHistoryLimit"] == 10
+    claim = spec["volumeClaimTemplates"][0]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert "storageClassName" not in claim["spec"]  # the cluster default class
+    c = r.container
+    assert c["image"] == "app-rust:0.1.0"
+    assert c["imagePullPolicy"] == "IfNotPresent"
+    assert c["args"] == ["serve"]
+    svc = r.one("Service", "app-rust")
+    assert svc["spec"]["type"] == "ClusterIP"
+    assert svc["spec"]["ports"][0]["port"] == 8080 and "nodePort" not in svc["spec"]["ports"][0]
+    assert r.one("PodDisruptionBudget")["spec"] == {
+        "maxUnavailable": 1, "selector": spec["selector"]}
+    assert not r.kinds("Ingress") and not r.kinds("Secret") and not r.kinds("ServiceMonitor")
+    pod_annotations = spec["template"]["metadata"]["annotations"]
+    assert not any(k.startswith("vault.hashicorp.com/") for k in pod_annotations)
+    sa = r.one("ServiceAccount", "app-rust")
+    assert sa["automountServiceAccountToken"] is False
+    assert spec["template"]["spec"]["serviceAccountName"] == "app-rust"
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_every_pod_is_hardened_and_has_resources(case_name, render):
+    r = render(case_name)
+    specs = pod_specs(r)
+    assert len(specs) == 4  # StatefulSet, pre-install Job, post-install Job, test Pod
+    for where, spec in specs:
+        assert spec["automountServiceAccountToken"] is False, where
+        psc = spec["securityContext"]
+        assert psc["runAsNonRoot"] is True and psc["runAsUser"] == 10001, where
+        assert psc["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        for c in spec["containers"]:
+            sc = c["securityContext"]
+            assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 10001, where
+            assert sc["runAsGroup"] == 10001, where
+            assert sc["readOnlyRootFilesystem"] is True, where
+            assert sc["allowPrivilegeEscalation"] is False, where
+            assert sc["capabilities"]["drop"] == ["ALL"] and "add" not in sc["capabilities"], where
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            res = c["resources"]
+            assert {"cpu", "memory"} <= set(res["requests"]) and {"cpu", "memory"} <= set(res["limits"]), where
+            assert c["image"] == r.container["image"], f"{where} must use the app's own image"
+    assert r.sts["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 10001
+
+
+# --------------------------------------------------------------------------------------------
+# The matrix: each case's own knob
+# --------------------------------------------------------------------------------------------
+
+
+def test_persistence_off_uses_emptydir_and_notes_warn(render, helm4):
+    r = render("persistence-off")
+    assert "volumeClaimTemplates" not in r.sts["spec"]
+    data = {v["name"]: v for v in r.sts["spec"]["template"]["spec"]["volumes"]}["data"]
+    assert data["emptyDir"]["sizeLimit"] == "1Gi"
+    notes = run([helm4, "install", "--dry-run=client", "app-rust", str(CHART),
+                 "-f", str(VALUES_DIR / "persistence-off.yaml")]).stdout
+    assert "persistence.enabled=false" in notes and "LOST" in notes
+    defaults_notes = run([helm4, "install", "--dry-run=client", "app-rust", str(CHART)]).stdout
+    assert "LOST" not in defaults_notes and "data-app-rust-<ordinal>" in defaults_notes
+
+
+def test_nodeport_with_fixed_port(render, helm4):
+    svc = render("nodeport").one("Service", "app-rust")
+    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["ports"][0]["nodePort"] == 30080
+    assert svc["spec"]["externalTrafficPolicy"] == "Local"
+    notes = run([helm4, "install", "--dry-run=client", "app-rust", str(CHART),
+                 "-f", str(VALUES_DIR / "nodeport.yaml")]).stdout
+    assert "minikube service app-rust --namespace default" in notes
+
+
+def test_ordered_ready(render):
+    assert render("ordered-ready").sts["spec"]["podManagementPolicy"] == "OrderedReady"
+
+
+def test_on_delete_has_no_rolling_update_block(render):
+    assert render("on-delete").sts["spec"]["updateStrategy"] == {"type": "OnDelete"}
+
+
+def test_partition_canary(render):
+    r = render("partition-canary")
+    spec = r.sts["spec"]
+    assert spec["replicas"] == 5
+    assert spec["updateStrategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"partition": 4, "maxUnavailable": 2}}
+    assert spec["ordinals"] == {"start": 0}  # explicitly set, so rendered even though 0
+
+
+def test_retention_delete(render):
+    assert render("retention-delete").sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+        "whenDeleted": "Delete", "whenScaled": "Delete"}
+
+
+def test_vault_agent_injector_annotations(render):
+    r = render("vault")
+    pod = r.sts["spec"]["template"]
+    ann = pod["metadata"]["annotations"]
+    assert ann["vault.hashicorp.com/agent-inject"] == "true"
+    assert ann["vault.hashicorp.com/role"] == "app-rust-reader"
+    assert ann["vault.hashicorp.com/agent-inject-secret-app-rust.env"] == "secret/data/app-rust/config"
+    assert ann["vault.hashicorp.com/agent-inject-template-app-rust.env"].startswith('{{- with secret "secret/data/app-rust/config"')
+    # The default token is not mounted: the agent authenticates with a projected token volume.
+    assert ann["vault.hashicorp.com/agent-service-account-token-volume-name"] == "vault-token"
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["vault-token"]["projected"]["sources"][0]["serviceAccountToken"]["path"] == "token"
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    assert pod["spec"]["serviceAccountName"] == "app-rust"
+
+
+def test_service_monitor_needs_both_the_flag_and_the_api(render, helm4):
+    r = render("monitoring")
+    sm = r.one("ServiceMonitor")
+    assert sm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert sm["spec"]["namespaceSelector"] == {"matchNames": ["default"]}
+    assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s",
+                                         "scrapeTimeout": "5s", "honorLabels": False}]
+    # It selects exactly the headless Service (every replica once, ready or not).
+    selected = [s["metadata"]["name"] for s in r.kinds("Service")
+                if sm["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()]
+    assert selected == ["app-rust-headless"]
+    # Enabled but the CRD is not served: nothing rendered, so installs do not fail.
+    case = CASES_BY_NAME["monitoring"]
+    no_api = Case("monitoring-no-api", case.values)
+    assert "ServiceMonitor" not in {d["kind"] for d in parse(helm_template(helm4, no_api))}
+    # API served but not enabled: nothing rendered either.
+    api_only = Case("api-only", "defaults.yaml", api_versions=case.api_versions)
+    assert "ServiceMonitor" not in {d["kind"] for d in parse(helm_template(helm4, api_only))}
+
+
+@pytest.mark.parametrize("helm_name", ["helm3", "helm4"])
+def test_sixty_character_release_name_is_refused_by_helm_itself(helm_name):
+    helm = tool(helm_name)
+    for args in (["template"], ["template", "--is-upgrade"]):
+        proc = run([helm, *args, LONG_RELEASE, str(CHART)], check=False)
+        assert proc.returncode != 0 and "must not be longer than 53" in proc.stderr, proc.stderr
+    if helm_name == "helm4":
+        proc = run([helm, "install", "--dry-run=client", LONG_RELEASE, str(CHART)], check=False)
+        assert proc.returncode != 0 and "must not be longer than 53" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("case_name", ["long-release-name", "long-fullname-override"])
+def test_long_names_fit_every_kubernetes_limit(case_name, render):
+    r = render(case_name)
+    name = r.sts["metadata"]["name"]
+    # The StatefulSet controller labels each pod controller-revision-hash="<sts>-<hash>", the
+    # hash being up to 10 characters, and a label value is at most 63: so <sts> <= 52.
+    assert 50 <= len(name) <= 52 and not name.endswith("-")
+    if case_name == "long-release-name":
+        assert name == fullname(r.case) == f"{MAX_RELEASE}-app-rust"[:52].rstrip("-")
+        assert r.sts["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == MAX_RELEASE
+    else:
+        override = yaml.safe_load((VALUES_DIR / r.case.values).read_text())["fullnameOverride"]
+        assert len(override) == 60 and name == override[:52].rstrip("-")
+    assert r.sts["spec"]["serviceName"] == f"{name}-headless"
+    replicas = r.sts["spec"]["replicas"]
+    for i in range(replicas):
+        assert len(f"{name}-{i}") <= 63  # pod name and hostname label
+        assert len(f"data-{name}-{i}") <= 63  # PVC name
+    assert len(f"{name}-{'9' * 10}") <= 63  # controller-revision-hash label value
+    for d in r.docs:
+        assert len(d["metadata"]["name"]) <= 63, d["metadata"]["name"]
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", d["metadata"]["name"]), d["metadata"]["name"]
+        for v in d["metadata"].get("labels", {}).values():
+            assert len(str(v)) <= 63
+    # Hook and test names are derived from the capped name and stay distinct.
+    hook_names = [d["metadata"]["name"] for d in r.docs if "helm.sh/hook" in d["metadata"].get("annotations", {})]
+    assert len(set(hook_names)) == len(hook_names) - 1  # the check-config Job and ConfigMap share one
+
+
+def test_another_namespace_reaches_every_name(render):
+    r = render("other-namespace")
+    for d in r.docs:
+        assert d["metadata"]["namespace"] == "visits-prod", d["metadata"]["name"]
+    assert r.sts["spec"]["ordinals"] == {"start": 1}
+    test_pod = r.hook("Pod", "test")
+    urls = test_pod["spec"]["containers"][0]["args"][2:]
+    assert urls[0] == "http://app-rust-1.app-rust-headless.visits-prod.svc.cluster.example:8080/readyz"
+    assert urls[-1] == "http://app-rust-3.app-rust-headless.visits-prod.svc.cluster.example:8080/visits"
+
+
+# --------------------------------------------------------------------------------------------
+# Hooks and helm test
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_pre_install_hook_checks_the_new_config_with_its_own_copy(case_name, render):
+    r = render(case_name)
+    job = r.hook("Job", "pre-install")
+    cm = r.hook("ConfigMap", "pre-install")
+    for obj in (job, cm):
+        ann = obj["metadata"]["annotations"]
+        assert set(ann["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+        assert "before-hook-creation" in ann["helm.sh/hook-delete-policy"]
+        assert "hook-succeeded" in ann["helm.sh/hook-delete-policy"]
+    # The config copy is created before the Job that mounts it.
+    assert int(cm["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
+    release_cm = r.one("ConfigMap", r.sts["metadata"]["name"])
+    assert cm["data"]["config.json"] == release_cm["data"]["config.json"]
+    spec = job["spec"]["template"]["spec"]
+    assert spec["restartPolicy"] == "Never"
+    c = spec["containers"][0]
+    assert c["args"] == ["check-config"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["config"]["configMap"]["name"] == cm["metadata"]["name"]
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    assert mounts["config"] == "/etc/app-rust"
+    # Same configuration environment as serve, as the first replica.
+    app_env = env_of(r.container)
+    hook_env = env_of(c)
+    for k in ("CONFIG_FILE", "DATA_DIR", "APP_PEER_SERVICE", "APP_REPLICAS", "APP_ORDINAL_START",
+              "APP_CLUSTER_DOMAIN", "POD_NAMESPACE"):
+        assert hook_env[k] == app_env[k], k
+    start = r.sts["spec"].get("ordinals", {}).get("start", 0)
+    assert hook_env["POD_NAME"]["value"] == f"{r.sts['metadata']['name']}-{start}"
+    # The release's ServiceAccount does not exist yet at pre-install.
+    assert "serviceAccountName" not in spec
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_post_install_hook_waits_for_readiness_through_the_client_service(case_name, render):
+    r = render(case_name)
+    job = r.hook("Job", "post-install")
+    ann = job["metadata"]["annotations"]
+    assert set(ann["helm.sh/hook"].split(",")) == {"post-install", "post-upgrade"}
+    assert "hook-succeeded" in ann["helm.sh/hook-delete-policy"]
+    c = job["spec"]["template"]["spec"]["containers"][0]
+    svc = r.one("Service", r.sts["metadata"]["name"])
+    ns = r.sts["metadata"]["namespace"]
+    domain = env_of(r.container)["APP_CLUSTER_DOMAIN"]["value"]
+    assert c["args"][0] == "probe"
+    assert re.fullmatch(r"--wait-ms=\d+", c["args"][1])
+    assert c["args"][2:] == [f"http://{svc['metadata']['name']}.{ns}.svc.{domain}:{svc['spec']['ports'][0]['port']}/readyz"]
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_helm_test_probes_every_replica_by_its_stable_dns_name(case_name, render):
+    r = render(case_name)
+    pod = r.hook("Pod", "test")
+    c = pod["spec"]["containers"][0]
+    assert c["args"][0] == "probe" and c["args"][1].startswith("--wait-ms=")
+    sts = r.sts
+    name, ns = sts["metadata"]["name"], sts["metadata"]["namespace"]
+    start = sts["spec"].get("ordinals", {}).get("start", 0)
+    domain = env_of(r.container)["APP_CLUSTER_DOMAIN"]["value"]
+    expected = []
+    for i in range(start, start + sts["spec"]["replicas"]):
+        host = f"{name}-{i}.{sts['spec']['serviceName']}.{ns}.svc.{domain}:8080"
+        expected += [f"http://{host}/readyz", f"http://{host}/visits"]
+    assert c["args"][2:] == expected
+    assert pod["spec"]["restartPolicy"] == "Never"
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_config_json_uses_only_contract_keys(case_name, render):
+    r = render(case_name)
+    config = json.loads(r.one("ConfigMap", r.sts["metadata"]["name"])["data"]["config.json"])
+    assert set(config) <= CONTRACT_FILE_KEYS
+    file_defaults = json.loads((CHART / "files" / "config.json").read_text())
+    assert set(file_defaults) <= set(config)
+
+
+def test_values_drive_config_json_and_restart_pods(render):
+    default = render("defaults")
+    everything = render("everything")
+    cfg = json.loads(everything.one("ConfigMap", everything.sts["metadata"]["name"])["data"]["config.json"])
+    assert cfg["timezone"] == "Asia/Tokyo"
+    assert cfg["greeting"] == "Hi from the matrix"
+    assert cfg["logFormat"] == "text"
+    assert cfg["logLevel"] == "app_rust=debug"
+    assert cfg["requestTimeoutMs"] == 2000
+    assert cfg["maxBodyBytes"] == 16384  # untouched values keep their defaults
+    base = json.loads(default.one("ConfigMap", "app-rust")["data"]["config.json"])
+    assert base["timezone"] == "Europe/Moscow" and base["logFormat"] == "json"
+    a = default.sts["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    b = everything.sts["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    assert re.fullmatch(r"[0-9a-f]{64}", a) and a != b
+
+
+def test_config_file_keys_override_and_null_values_fall_back_to_the_file(helm4):
+    case = Case("null-config", "defaults.yaml", set_args=("config.greeting=null", "config.timezone=UTC"))
+    r = Rendered(case, helm_template(helm4, case))
+    cfg = json.loads(r.one("ConfigMap", "app-rust")["data"]["config.json"])
+    assert cfg["greeting"] == "Hello from app-rust"  # from files/config.json
+    assert cfg["timezone"] == "UTC"
+
+
+# --------------------------------------------------------------------------------------------
+# Every knob lands where it should ("everything" case)
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_knob_lands_where_it_should(render):
+    r = render("everything")
+    name = "app-rust-visits"
+    sts = r.sts
+    spec = sts["spec"]
+    pod = spec["template"]
+    ps = pod["spec"]
+    c = r.container
+    # names, namespaceOverride, labels, annotations
+    assert sts["metadata"]["name"] == name
+    assert all(d["metadata"]["namespace"] == "visits-ns" for d in r.docs if d["kind"] != "ServiceMonitor")
+    assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/name": "visits",
+                                               "app.kubernetes.io/instance": "app-rust"}
+    for d in r.docs:
+        assert d["metadata"]["labels"]["team"] == "web", d["kind"]
+        assert d["metadata"]["labels"]["helm.sh/chart"] == "app-rust-0.1.0"
+        assert d["metadata"]["annotations"]["owner"] == "web-team", d["kind"]
+    assert sts["metadata"]["annotations"]["sts-note"] == "yes"
+    # image
+    assert c["image"] == ("registry.example.com/apps/app-rust@sha256:"
+                          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+    assert c["imagePullPolicy"] == "Always"
+    for _, s in pod_specs(r):
+        assert s["imagePullSecrets"] == [{"name": "regcred"}]
+    # StatefulSet knobs
+    assert spec["replicas"] == 4 and spec["minReadySeconds"] == 7 and spec["revisionHistoryLimit"] == 3
+    assert ps["terminationGracePeriodSeconds"] == 45
+    assert pod["metadata"]["annotations"]["pod-note"] == "yes"
+    assert pod["metadata"]["labels"]["tier"] == "frontend"
+    assert "tier" not in spec["selector"]["matchLabels"]
+    assert ps["priorityClassName"] == "high-priority"
+    assert ps["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert ps["tolerations"][0]["key"] == "dedicated"
+    assert ps["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["weight"] == 100
+    tsc = ps["topologySpreadConstraints"][0]
+    assert tsc["topologyKey"] == "topology.kubernetes.io/zone"
+    assert tsc["labelSelector"] == {"matchLabels": spec["selector"]["matchLabels"]}
+    assert c["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+    # ServiceAccount
+    sa = r.one("ServiceAccount", "visits-sa")
+    assert sa["metadata"]["annotations"]["sa-note"] == "yes"
+    assert ps["serviceAccountName"] == "visits-sa"
+    assert r.hook("Job", "post-install")["spec"]["template"]["spec"]["serviceAccountName"] == "visits-sa"
+    assert r.hook("Pod", "test")["spec"]["serviceAccountName"] == "visits-sa"
+    # resources and probe timings
+    assert c["resources"] == {"requests": {"cpu": "100m", "memory": "64Mi"},
+                              "limits": {"cpu": "1", "memory": "256Mi"}}
+    assert c["startupProbe"]["failureThreshold"] == 50 and c["startupProbe"]["periodSeconds"] == 3
+    assert c["livenessProbe"]["periodSeconds"] == 11 and c["livenessProbe"]["timeoutSeconds"] == 3
+    assert c["readinessProbe"]["successThreshold"] == 2 and c["readinessProbe"]["initialDelaySeconds"] == 3
+    # Secret through the named template, extraEnv, envFrom, extra volumes
+    secret = r.one("Secret", name)
+    assert secret["stringData"] == {"API_TOKEN": "s3cr3t", "APP_GREETING": "from-secret"}
+    env = env_of(c)
+    for key in ("API_TOKEN", "APP_GREETING"):
+        assert env[key]["valueFrom"]["secretKeyRef"] == {"name": name, "key": key}
+    assert "checksum/secret" in pod["metadata"]["annotations"]
+    assert env["EXTRA_ONE"]["value"] == "1"
+    assert c["envFrom"] == [{"configMapRef": {"name": "shared-env"}}]
+    assert {"name": "extra", "emptyDir": {}} in ps["volumes"]
+    assert {"name": "extra", "mountPath": "/extra"} in c["volumeMounts"]
+    # persistence
+    claim = spec["volumeClaimTemplates"][0]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["metadata"]["annotations"] == {"backup": "daily"}
+    assert claim["metadata"]["labels"]["keep"] == "true"
+    assert claim["spec"]["storageClassName"] == "fast-ssd"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOncePod"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    # client Service
+    svc = r.one("Service", name)
+    assert svc["spec"]["type"] == "LoadBalancer"
+    assert svc["spec"]["ports"][0]["port"] == 80 and svc["spec"]["ports"][0]["nodePort"] == 31000
+    assert svc["spec"]["ports"][0]["targetPort"] == "http"
+    assert svc["spec"]["loadBalancerSourceRanges"] == ["10.0.0.0/8"]
+    assert svc["spec"]["externalTrafficPolicy"] == "Local" and svc["spec"]["sessionAffinity"] == "ClientIP"
+    assert svc["metadata"]["annotations"]["lb-note"] == "yes"
+    assert r.one("Service", f"{name}-headless")["metadata"]["annotations"]["headless-note"] == "yes"
+    # Ingress
+    ing = r.one("Ingress", name)
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    assert ing["spec"]["tls"] == [{"hosts": ["visits.example.com"], "secretName": "visits-tls"}]
+    rule = ing["spec"]["rules"][0]
+    assert rule["host"] == "visits.example.com"
+    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": name, "port": {"name": "http"}}
+    assert ing["metadata"]["annotations"]["ingress-note"] == "yes"
+    # NetworkPolicy
+    np = r.one("NetworkPolicy", name)
+    assert np["spec"]["podSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    assert np["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    sources = np["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": spec["selector"]["matchLabels"]}} in sources
+    assert sources[1]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "ingress-nginx"
+    egress = np["spec"]["egress"]
+    assert {"port": 53, "protocol": "UDP"} in egress[0]["ports"]
+    assert egress[-1] == {"to": [{"ipBlock": {"cidr": "10.1.0.0/16"}}]}
+    # PDB
+    assert r.one("PodDisruptionBudget", name)["spec"]["minAvailable"] == 2
+    assert "maxUnavailable" not in r.one("PodDisruptionBudget", name)["spec"]
+    # hooks
+    post = r.hook("Job", "post-install")
+    assert post["spec"]["backoffLimit"] == 2 and post["spec"]["activeDeadlineSeconds"] == 60
+    assert post["spec"]["template"]["spec"]["containers"][0]["args"][1] == "--wait-ms=5000"
+    assert r.hook("Pod", "test")["spec"]["containers"][0]["args"][1] == "--wait-ms=7000"
+    # ServiceMonitor: in its own namespace, watching the release namespace
+    sm = r.one("ServiceMonitor")
+    assert sm["metadata"]["namespace"] == "monitoring"
+    assert sm["spec"]["namespaceSelector"] == {"matchNames": ["visits-ns"]}
+    assert sm["spec"]["endpoints"][0] == {"port": "http", "path": "/metrics", "interval": "1m",
+                                          "scrapeTimeout": "20s", "honorLabels": True}
+
+
+def test_default_network_policy_allows_http_from_anywhere_only(render):
+    np = render("defaults").one("NetworkPolicy")
+    assert np["spec"]["policyTypes"] == ["Ingress"]
+    assert np["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+
+
+def test_storage_class_dash_means_no_class(helm4):
+    case = Case("no-class", "defaults.yaml", set_args=("persistence.storageClass=-",))
+    r = Rendered(case, helm_template(helm4, case))
+    assert r.sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == ""
+
+
+# --------------------------------------------------------------------------------------------
+# Immutable fields across chart versions
+# --------------------------------------------------------------------------------------------
+
+
+def immutable_parts(r: Rendered) -> dict:
+    spec = r.sts["spec"]
+    return {
+        "selector": spec["selector"],
+        "volumeClaimTemplates": spec.get("volumeClaimTemplates"),
+        "serviceName": spec["serviceName"],
+        "name": r.sts["metadata"]["name"],
+        "podManagementPolicy": spec["podManagementPolicy"],
+    }
+
+
+@pytest.mark.parametrize("case_name", ["defaults", "everything", "long-release-name", "persistence-off"])
+def test_selector_and_claim_templates_are_stable_across_chart_versions(case_name, chart_copy, render, helm4):
+    chart_yaml = chart_copy / "Chart.yaml"
+    meta = yaml.safe_load(chart_yaml.read_text())
+    text = chart_yaml.read_text()
+    text = text.replace(f"version: {meta['version']}", "version: 0.2.0")
+    text = text.replace(f'appVersion: "{meta["appVersion"]}"', 'appVersion: "0.2.0"')
+    chart_yaml.write_text(text)
+    case = CASES_BY_NAME[case_name]
+    bumped = Rendered(case, helm_template(helm4, case, chart=chart_copy))
+    current = render(case_name)
+    # The bump really took effect (otherwise this test could not fail)...
+    assert bumped.sts["metadata"]["labels"]["helm.sh/chart"] == "app-rust-0.2.0"
+    assert bumped.sts["metadata"]["labels"]["helm.sh/chart"] != current.sts["metadata"]["labels"]["helm.sh/chart"]
+    # ...yet everything the API server refuses to change is identical.
+    assert immutable_parts(bumped) == immutable_parts(current)
