@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/scripts/tools/env.sh"
 
 # Idempotent and fast when already installed; makes this stage runnable on its own.
-for installer in install-helm.sh install-python.sh install-readme-generator.sh; do
+for installer in install-helm.sh install-python.sh install-readme-generator.sh install-crd-validator.sh; do
   bash "$root/scripts/tools/$installer" >/dev/null
 done
 

@@ -107,6 +107,27 @@ def test_kubernetes_validate_strict(case_name, k8s, render, tmp_path):
             assert any(f"kind {k} " in line for k in CRD_KINDS), line
 
 
+def validate_crds(docs: list[dict]) -> subprocess.CompletedProcess:
+    return run(["node", str(HERE / "validate-crds.mjs")], check=False, input=json.dumps(docs))
+
+
+@pytest.mark.parametrize("case_name", [c.name for c in CASES if c.api_versions])
+def test_crd_documents_validate_against_upstream_types(case_name, render):
+    crds = [d for d in render(case_name).docs if d["kind"] in CRD_KINDS]
+    assert crds, "this case is meant to render a ServiceMonitor"
+    proc = validate_crds(crds)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("OK monitoring.coreos.com/v1/ServiceMonitor") == len(crds)
+
+
+def test_crd_validator_rejects_a_broken_service_monitor(render):
+    sm = json.loads(json.dumps(render("monitoring").one("ServiceMonitor")))
+    sm["spec"]["endpoints"][0]["interval"] = "every minute"
+    sm["spec"]["endpoints"][0]["honorLabels"] = "yes"
+    proc = validate_crds([sm])
+    assert proc.returncode == 1 and "interval" in proc.stdout and "honorLabels" in proc.stdout, proc.stdout
+
+
 @pytest.mark.parametrize("case_name", CASE_NAMES)
 def test_rendered_output_passes_yamllint(case_name, render, tmp_path):
     manifest = tmp_path / f"{case_name}.yaml"
