@@ -143,9 +143,11 @@ impl BinApp {
     /// Starts `app-rust serve` with JSON logs on 127.0.0.1:0 and waits until it serves.
     pub fn spawn(data_dir: &Path, extra_args: &[&str], envs: &[(&str, &str)]) -> BinApp {
         let mut command = clean_command();
+        command.args(["serve", "--log-format", "json"]);
+        if !extra_args.contains(&"--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
         command
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra_args)
