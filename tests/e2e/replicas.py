@@ -1,0 +1,1023 @@
+"""The podman replica run: the pods that the chart's StatefulSet would create, run for real.
+
+No Kubernetes cluster can run on these machines, so this module does the next best thing
+that is still real: it renders the chart with real Helm, derives from the rendered
+StatefulSet exactly the pods that the StatefulSet controller would create for its ordinals,
+and runs them with the real image in a real container runtime (podman):
+
+- pod ``<sts>-<ordinal>``: hostname and ``POD_NAME`` (downward API) set to that name;
+- the rendered pod template: command/args, env (downward API, ConfigMap and Secret
+  references resolved from the rendered documents), envFrom, ConfigMap/Secret volumes
+  (files written with the same keys and mounted read-only at the same path), emptyDir
+  (tmpfs), securityContext, resources, ports and the three probes;
+- one claim per pod ``<claimTemplate>-<sts>-<ordinal>``: a named podman volume that
+  outlives its container, as a PersistentVolumeClaim outlives its pod;
+- the headless Service: every container gets network aliases equal to its stable DNS
+  names on a podman network with DNS, so the pods resolve each other by the names a
+  cluster's DNS would serve.
+
+Every field of the StatefulSet and its pod template is checked against an explicit
+allow-list: a field this run cannot honour raises ``Unsupported`` instead of being dropped.
+
+This is a test of the chart and the image together, not a Kubernetes: there is no API
+server, scheduler or kube-proxy. The small controller loop here (``reconcile``) follows the
+StatefulSet controller's documented rules for what it needs: ordinals, the pod management
+policy, rolling updates in reverse ordinal order, and the claim retention policy.
+
+Every podman object carries the label ``app-rust-e2e.run=<run id>`` and a name prefix
+``e2e-<run id>-``, so parallel runs never meet and ``cleanup_run`` removes everything.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "app-rust"
+RUN_LABEL = "app-rust-e2e.run"
+POD_LABEL = "app-rust-e2e.pod"
+REVISION_LABEL = "controller-revision-hash"
+
+
+class Unsupported(Exception):
+    """The rendered spec holds something the podman replica run cannot honour."""
+
+
+class NotReady(Exception):
+    """A pod did not pass its probes in time."""
+
+
+# --------------------------------------------------------------------------------------------
+# Helm
+
+
+def helm_binary() -> str:
+    """Helm 4 from scripts/tools/install-helm.sh (a missing helm is an error, never a skip)."""
+    for name in (os.environ.get("HELM", ""), "helm4"):
+        if name and shutil.which(name):
+            return shutil.which(name)  # type: ignore[return-value]
+    raise FileNotFoundError(
+        "helm4 is not on PATH: run scripts/tools/install-helm.sh and source scripts/tools/env.sh"
+    )
+
+
+def helm_template(
+    release: str,
+    namespace: str,
+    values_files: list[Path],
+    set_values: list[str] | None = None,
+    set_json: list[str] | None = None,
+) -> tuple[list[str], list[dict]]:
+    """Runs `helm template` and returns (the command, the rendered documents)."""
+    cmd = [helm_binary(), "template", release, str(CHART), "--namespace", namespace]
+    for f in values_files:
+        cmd += ["-f", str(f)]
+    for s in set_values or []:
+        cmd += ["--set", s]
+    for s in set_json or []:
+        cmd += ["--set-json", s]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return cmd, [d for d in yaml.safe_load_all(out) if d]
+
+
+def is_hook(doc: dict) -> bool:
+    return "helm.sh/hook" in (doc.get("metadata", {}).get("annotations") or {})
+
+
+# --------------------------------------------------------------------------------------------
+# Deriving the pods from the rendered StatefulSet
+
+
+def only(obj: Any, allowed: set[str], where: str) -> dict:
+    """The allow-list check: every key of obj must be one this run honours."""
+    if not isinstance(obj, dict):
+        raise Unsupported(f"{where}: expected a mapping, got {type(obj).__name__}")
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise Unsupported(
+            f"{where}: the podman replica run cannot honour {unknown}; "
+            f"it honours only {sorted(allowed)}. Extend tests/e2e/replicas.py "
+            "(mapping and test) instead of dropping the field."
+        )
+    return obj
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise Unsupported(message)
+
+
+@dataclass
+class Probe:
+    kind: str  # startup, liveness, readiness
+    path: str
+    port_name: str | int
+    container_port: int
+    headers: dict[str, str]
+    initial_delay: float
+    period: float
+    timeout: float
+    success_threshold: int
+    failure_threshold: int
+
+
+@dataclass
+class Mount:
+    kind: str  # "files" (ConfigMap/Secret), "tmpfs" (emptyDir), "claim" (volumeClaimTemplate)
+    volume: str
+    path: str
+    read_only: bool
+    files: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # relpath -> (data, mode)
+    tmpfs_size: str | None = None
+    claim: str | None = None  # claim template name
+
+
+@dataclass
+class PodSpec:
+    """What the StatefulSet controller and the kubelet would run for one ordinal."""
+
+    ordinal: int
+    name: str
+    namespace: str
+    revision: str
+    image: str
+    command: list[str] | None
+    args: list[str] | None
+    env: list[tuple[str, str]]
+    mounts: list[Mount]
+    ports: dict[str, int]  # port name -> containerPort
+    probes: dict[str, Probe]
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    user: str | None
+    groups: list[int]
+    read_only_root: bool
+    cap_drop: list[str]
+    cap_add: list[str]
+    no_new_privileges: bool
+    memory_limit: str | None
+    cpu_limit: str | None
+    stop_timeout: int
+    dns_names: list[str]  # network aliases: the names the cluster's DNS would serve for it
+    dns_search: list[str]
+
+    def claim_name(self, mount: Mount) -> str:
+        return f"{mount.claim}-{self.name.rsplit('-', 1)[0]}-{self.ordinal}"
+
+
+@dataclass
+class StatefulSetPlan:
+    name: str
+    namespace: str
+    replicas: int
+    ordinal_start: int
+    service_name: str
+    pod_management_policy: str
+    update_strategy: str
+    partition: int
+    min_ready_seconds: int
+    retention_when_scaled: str
+    retention_when_deleted: str
+    claim_templates: dict[str, dict]  # name -> rendered template
+    pods: list[PodSpec]
+    headless_service: dict
+    client_services: list[dict]
+    documents: list[dict]
+    helm_command: list[str]
+
+    @property
+    def ordinals(self) -> range:
+        return range(self.ordinal_start, self.ordinal_start + self.replicas)
+
+    def pod(self, ordinal: int) -> PodSpec:
+        return next(p for p in self.pods if p.ordinal == ordinal)
+
+
+def _quantity_to_podman_memory(q: str) -> str:
+    units = {"Ki": "k", "Mi": "m", "Gi": "g"}
+    for suffix, podman in units.items():
+        if q.endswith(suffix):
+            return q[: -len(suffix)] + podman
+    require(q.isdigit(), f"memory quantity {q!r}: only plain bytes, Ki, Mi or Gi are supported")
+    return q + "b"
+
+
+def _quantity_to_cpus(q: str) -> str:
+    if q.endswith("m"):
+        return str(int(q[:-1]) / 1000)
+    return str(float(q))
+
+
+def _find(documents: list[dict], kind: str, name: str, namespace: str) -> dict | None:
+    for d in documents:
+        md = d.get("metadata", {})
+        if (
+            d.get("kind") == kind
+            and md.get("name") == name
+            and md.get("namespace", namespace) == namespace
+            and not is_hook(d)
+        ):
+            return d
+    return None
+
+
+def _config_source(documents: list[dict], kind: str, name: str, namespace: str) -> dict[str, bytes]:
+    """The data of a rendered ConfigMap or Secret (a reference to a missing one is an error,
+    as the kubelet would leave the pod in CreateContainerConfigError)."""
+    doc = _find(documents, kind, name, namespace)
+    if doc is None:
+        raise Unsupported(
+            f"the pod template references {kind} {name!r}, which the chart does not render; "
+            "the kubelet would never start the container"
+        )
+    data: dict[str, bytes] = {}
+    if kind == "ConfigMap":
+        only(doc, {"apiVersion", "kind", "metadata", "data", "immutable"}, f"ConfigMap {name}")
+        for k, v in (doc.get("data") or {}).items():
+            data[k] = str(v).encode()
+    else:
+        only(doc, {"apiVersion", "kind", "metadata", "type", "data", "stringData", "immutable"}, f"Secret {name}")
+        require(doc.get("type", "Opaque") == "Opaque", f"Secret {name}: only type Opaque is supported")
+        for k, v in (doc.get("data") or {}).items():
+            data[k] = base64.b64decode(v)
+        for k, v in (doc.get("stringData") or {}).items():
+            data[k] = str(v).encode()
+    return data
+
+
+def _labels_match(selector: dict, labels: dict, where: str) -> bool:
+    only(selector, {"matchLabels"}, f"{where}.selector")
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def derive(documents: list[dict], helm_command: list[str] | None = None) -> StatefulSetPlan:
+    """Everything the StatefulSet controller would create, from the rendered documents."""
+    stss = [d for d in documents if d.get("kind") == "StatefulSet"]
+    require(len(stss) == 1, f"expected exactly one StatefulSet in the rendered chart, found {len(stss)}")
+    sts = stss[0]
+    only(sts, {"apiVersion", "kind", "metadata", "spec"}, "StatefulSet")
+    require(sts["apiVersion"] == "apps/v1", "StatefulSet: apiVersion must be apps/v1")
+    meta = only(sts["metadata"], {"name", "namespace", "labels", "annotations"}, "StatefulSet.metadata")
+    name, namespace = meta["name"], meta.get("namespace", "default")
+    spec = only(
+        sts["spec"],
+        {
+            "replicas",
+            "serviceName",
+            "podManagementPolicy",
+            "revisionHistoryLimit",  # ControllerRevision bookkeeping: no controller history here
+            "minReadySeconds",
+            "updateStrategy",
+            "persistentVolumeClaimRetentionPolicy",
+            "selector",
+            "template",
+            "volumeClaimTemplates",
+            "ordinals",
+        },
+        "StatefulSet.spec",
+    )
+    where = f"StatefulSet {name}"
+    replicas = int(spec.get("replicas", 1))
+    ordinal_start = int(only(spec.get("ordinals") or {}, {"start"}, f"{where}.spec.ordinals").get("start") or 0)
+    policy = spec.get("podManagementPolicy", "OrderedReady")
+    require(policy in ("OrderedReady", "Parallel"), f"{where}: podManagementPolicy {policy!r}")
+    strategy = only(spec.get("updateStrategy") or {"type": "RollingUpdate"}, {"type", "rollingUpdate"}, f"{where}.spec.updateStrategy")
+    strategy_type = strategy.get("type", "RollingUpdate")
+    require(strategy_type in ("RollingUpdate", "OnDelete"), f"{where}: updateStrategy.type {strategy_type!r}")
+    rolling = only(strategy.get("rollingUpdate") or {}, {"partition", "maxUnavailable"}, f"{where}.spec.updateStrategy.rollingUpdate")
+    # maxUnavailable > 1 would let several pods update at once; this loop updates one at a
+    # time, which is what maxUnavailable 1 (and the default) means.
+    require(rolling.get("maxUnavailable") in (None, 1, "1"), f"{where}: rollingUpdate.maxUnavailable other than 1 is not honoured here")
+    retention = only(
+        spec.get("persistentVolumeClaimRetentionPolicy") or {}, {"whenDeleted", "whenScaled"}, f"{where}.spec.persistentVolumeClaimRetentionPolicy"
+    )
+    service_name = spec.get("serviceName")
+    require(bool(service_name), f"{where}: spec.serviceName is required for stable DNS names")
+
+    template = only(spec["template"], {"metadata", "spec"}, f"{where}.spec.template")
+    tmeta = only(template.get("metadata") or {}, {"labels", "annotations"}, f"{where}.spec.template.metadata")
+    labels = dict(tmeta.get("labels") or {})
+    require(_labels_match(spec["selector"], labels, where), f"{where}: the selector does not match the pod template labels (the API server would reject it)")
+
+    headless = _find(documents, "Service", service_name, namespace)
+    require(headless is not None, f"{where}: its governing Service {service_name!r} is not rendered, so the pods would get no DNS names")
+    require(headless["spec"].get("clusterIP") == "None", f"Service {service_name}: the governing Service must be headless (clusterIP: None)")
+    require(_labels_match({"matchLabels": headless["spec"].get("selector") or {}}, labels, f"Service {service_name}"), f"Service {service_name}: its selector does not select the pods")
+    client_services = [
+        d
+        for d in documents
+        if d.get("kind") == "Service"
+        and d is not headless
+        and not is_hook(d)
+        and _labels_match({"matchLabels": d["spec"].get("selector") or {}}, labels, "Service")
+    ]
+
+    claim_templates: dict[str, dict] = {}
+    for i, ct in enumerate(spec.get("volumeClaimTemplates") or []):
+        w = f"{where}.spec.volumeClaimTemplates[{i}]"
+        only(ct, {"apiVersion", "kind", "metadata", "spec"}, w)
+        only(ct["metadata"], {"name", "labels", "annotations"}, f"{w}.metadata")
+        cspec = only(ct["spec"], {"accessModes", "resources", "storageClassName", "volumeMode"}, f"{w}.spec")
+        require(cspec.get("volumeMode", "Filesystem") == "Filesystem", f"{w}: only volumeMode Filesystem")
+        require(set(cspec.get("accessModes") or ["ReadWriteOnce"]) <= {"ReadWriteOnce", "ReadWriteOncePod"}, f"{w}: accessModes {cspec.get('accessModes')}: one pod per claim is what a named volume mounted by one container gives")
+        only(cspec.get("resources") or {}, {"requests"}, f"{w}.spec.resources")
+        claim_templates[ct["metadata"]["name"]] = ct
+
+    pod_spec = template["spec"]
+    revision = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+    pods = [
+        _derive_pod(documents, name, namespace, service_name, ordinal, labels, tmeta.get("annotations") or {}, pod_spec, claim_templates, revision, documents_cluster_domain(documents, namespace))
+        for ordinal in range(ordinal_start, ordinal_start + replicas)
+    ]
+    return StatefulSetPlan(
+        name=name,
+        namespace=namespace,
+        replicas=replicas,
+        ordinal_start=ordinal_start,
+        service_name=service_name,
+        pod_management_policy=policy,
+        update_strategy=strategy_type,
+        partition=int(rolling.get("partition") or 0),
+        min_ready_seconds=int(spec.get("minReadySeconds") or 0),
+        retention_when_scaled=retention.get("whenScaled", "Retain"),
+        retention_when_deleted=retention.get("whenDeleted", "Retain"),
+        claim_templates=claim_templates,
+        pods=pods,
+        headless_service=headless,
+        client_services=client_services,
+        documents=documents,
+        helm_command=helm_command or [],
+    )
+
+
+def documents_cluster_domain(documents: list[dict], namespace: str) -> str:
+    """The cluster domain the chart was rendered for (APP_CLUSTER_DOMAIN of the pod template),
+    cluster.local when the chart does not say."""
+    for d in documents:
+        if d.get("kind") == "StatefulSet":
+            for c in d["spec"]["template"]["spec"].get("containers", []):
+                for e in c.get("env") or []:
+                    if e.get("name") == "APP_CLUSTER_DOMAIN" and "value" in e:
+                        return str(e["value"])
+    return "cluster.local"
+
+
+def _derive_pod(
+    documents: list[dict],
+    sts_name: str,
+    namespace: str,
+    service_name: str,
+    ordinal: int,
+    labels: dict,
+    annotations: dict,
+    pod_spec: dict,
+    claim_templates: dict[str, dict],
+    revision: str,
+    cluster_domain: str,
+) -> PodSpec:
+    pod_name = f"{sts_name}-{ordinal}"
+    where = f"pod {pod_name}"
+    only(
+        pod_spec,
+        {
+            "serviceAccountName",  # identity for the API server, which does not exist here
+            "automountServiceAccountToken",
+            "terminationGracePeriodSeconds",
+            "securityContext",
+            "containers",
+            "volumes",
+        },
+        f"{where}.spec",
+    )
+    require(
+        pod_spec.get("automountServiceAccountToken") is False,
+        f"{where}: automountServiceAccountToken must be false (no API token can be mounted here)",
+    )
+    psc = only(
+        pod_spec.get("securityContext") or {},
+        {"runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "fsGroupChangePolicy", "seccompProfile"},
+        f"{where}.spec.securityContext",
+    )
+    containers = pod_spec.get("containers") or []
+    require(len(containers) == 1, f"{where}: exactly one container is supported, found {len(containers)}")
+    c = only(
+        containers[0],
+        {
+            "name",
+            "image",
+            "imagePullPolicy",
+            "command",
+            "args",
+            "ports",
+            "env",
+            "envFrom",
+            "startupProbe",
+            "livenessProbe",
+            "readinessProbe",
+            "resources",
+            "securityContext",
+            "volumeMounts",
+        },
+        f"{where}.containers[0]",
+    )
+    cw = f"{where} container {c['name']}"
+    require(c.get("imagePullPolicy", "IfNotPresent") in ("IfNotPresent", "Never"), f"{cw}: imagePullPolicy {c.get('imagePullPolicy')!r}: no registry can be reached here, the image must be local")
+    csc = only(
+        c.get("securityContext") or {},
+        {"runAsNonRoot", "runAsUser", "runAsGroup", "readOnlyRootFilesystem", "allowPrivilegeEscalation", "privileged", "capabilities", "seccompProfile"},
+        f"{cw}.securityContext",
+    )
+    merged = {**psc, **csc}  # the container's settings win, as in Kubernetes
+    for sc_where, sc in ((f"{where}.spec.securityContext", psc), (f"{cw}.securityContext", csc)):
+        if "seccompProfile" in sc:
+            only(sc["seccompProfile"], {"type"}, f"{sc_where}.seccompProfile")
+            require(sc["seccompProfile"]["type"] == "RuntimeDefault", f"{sc_where}: seccompProfile {sc['seccompProfile']['type']!r}: only RuntimeDefault (podman's default profile)")
+    require(not merged.get("privileged", False), f"{cw}: privileged containers are not run here")
+    uid = merged.get("runAsUser")
+    gid = merged.get("runAsGroup")
+    if merged.get("runAsNonRoot"):
+        # The kubelet refuses to start a container that would run as root.
+        require(uid is not None and int(uid) != 0, f"{cw}: runAsNonRoot needs a numeric non-zero runAsUser")
+    user = None if uid is None else (f"{uid}:{gid}" if gid is not None else str(uid))
+    groups = [int(psc["fsGroup"])] if "fsGroup" in psc else []
+    caps = only(csc.get("capabilities") or {}, {"drop", "add"}, f"{cw}.securityContext.capabilities")
+
+    ports: dict[str, int] = {}
+    for i, p in enumerate(c.get("ports") or []):
+        only(p, {"name", "containerPort", "protocol"}, f"{cw}.ports[{i}]")
+        require(p.get("protocol", "TCP") == "TCP", f"{cw}.ports[{i}]: only TCP")
+        ports[p.get("name") or str(p["containerPort"])] = int(p["containerPort"])
+
+    fields = {"metadata.name": pod_name, "metadata.namespace": namespace}
+    env: list[tuple[str, str]] = []
+    for i, src in enumerate(c.get("envFrom") or []):
+        only(src, {"configMapRef", "secretRef", "prefix"}, f"{cw}.envFrom[{i}]")
+        for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+            if key in src:
+                ref = only(src[key], {"name", "optional"}, f"{cw}.envFrom[{i}].{key}")
+                doc = _find(documents, kind, ref["name"], namespace)
+                if doc is None and ref.get("optional"):
+                    continue
+                for k, v in _config_source(documents, kind, ref["name"], namespace).items():
+                    env.append((src.get("prefix", "") + k, v.decode()))
+    for i, e in enumerate(c.get("env") or []):
+        only(e, {"name", "value", "valueFrom"}, f"{cw}.env[{i}]")
+        if "valueFrom" not in e:
+            env.append((e["name"], str(e.get("value", ""))))
+            continue
+        vf = only(e["valueFrom"], {"fieldRef", "configMapKeyRef", "secretKeyRef"}, f"{cw}.env[{i}].valueFrom")
+        if "fieldRef" in vf:
+            fr = only(vf["fieldRef"], {"fieldPath", "apiVersion"}, f"{cw}.env[{i}].valueFrom.fieldRef")
+            require(fr["fieldPath"] in fields, f"{cw}.env[{i}]: downward API field {fr['fieldPath']!r} is not known here (only {sorted(fields)})")
+            env.append((e["name"], fields[fr["fieldPath"]]))
+        else:
+            key, kind = ("configMapKeyRef", "ConfigMap") if "configMapKeyRef" in vf else ("secretKeyRef", "Secret")
+            ref = only(vf[key], {"name", "key", "optional"}, f"{cw}.env[{i}].valueFrom.{key}")
+            data = _config_source(documents, kind, ref["name"], namespace)
+            require(ref["key"] in data, f"{cw}.env[{i}]: {kind} {ref['name']} has no key {ref['key']!r}")
+            env.append((e["name"], data[ref["key"]].decode()))
+
+    volumes: dict[str, dict] = {}
+    for i, v in enumerate(pod_spec.get("volumes") or []):
+        only(v, {"name", "configMap", "secret", "emptyDir"}, f"{where}.spec.volumes[{i}]")
+        volumes[v["name"]] = v
+    mounts: list[Mount] = []
+    for i, m in enumerate(c.get("volumeMounts") or []):
+        mw = f"{cw}.volumeMounts[{i}]"
+        only(m, {"name", "mountPath", "readOnly"}, mw)
+        vname, path, ro = m["name"], m["mountPath"], bool(m.get("readOnly", False))
+        if vname in claim_templates:
+            require(vname not in volumes, f"{mw}: {vname!r} is both a pod volume and a claim template")
+            mounts.append(Mount("claim", vname, path, ro, claim=vname))
+            continue
+        require(vname in volumes, f"{mw}: no volume or claim template named {vname!r}")
+        v = volumes[vname]
+        if "emptyDir" in v:
+            ed = only(v["emptyDir"] or {}, {"sizeLimit", "medium"}, f"{where}.volumes.{vname}.emptyDir")
+            size = ed.get("sizeLimit")
+            mounts.append(Mount("tmpfs", vname, path, ro, tmpfs_size=_quantity_to_podman_memory(size) if size else None))
+            continue
+        kind, key = ("ConfigMap", "configMap") if "configMap" in v else ("Secret", "secret")
+        src = only(v[key], {"name", "secretName", "items", "defaultMode", "optional"}, f"{where}.volumes.{vname}.{key}")
+        source_name = src.get("name") or src.get("secretName")
+        data = _config_source(documents, kind, source_name, namespace)
+        mode = int(src.get("defaultMode", 0o644))
+        files: dict[str, tuple[bytes, int]] = {}
+        if src.get("items"):
+            for j, item in enumerate(src["items"]):
+                only(item, {"key", "path", "mode"}, f"{where}.volumes.{vname}.{key}.items[{j}]")
+                require(item["key"] in data, f"{where}.volumes.{vname}: {kind} {source_name} has no key {item['key']!r}")
+                files[item["path"]] = (data[item["key"]], int(item.get("mode", mode)))
+        else:
+            files = {k: (d, mode) for k, d in data.items()}
+        # ConfigMap and Secret volumes are always read-only in Kubernetes.
+        mounts.append(Mount("files", vname, path, True, files=files))
+    mounted = {m.volume for m in mounts}
+    unused = sorted(set(volumes) - mounted)
+    require(not unused, f"{where}: volumes {unused} are not mounted by the container")
+
+    probes: dict[str, Probe] = {}
+    for kind in ("startup", "liveness", "readiness"):
+        p = c.get(f"{kind}Probe")
+        if not p:
+            continue
+        pw = f"{cw}.{kind}Probe"
+        only(p, {"httpGet", "initialDelaySeconds", "periodSeconds", "timeoutSeconds", "successThreshold", "failureThreshold"}, pw)
+        require("httpGet" in p, f"{pw}: only httpGet probes are run here")
+        hg = only(p["httpGet"], {"path", "port", "scheme", "httpHeaders"}, f"{pw}.httpGet")
+        require(hg.get("scheme", "HTTP") == "HTTP", f"{pw}: only scheme HTTP")
+        port = hg["port"]
+        if isinstance(port, str) and not port.isdigit():
+            require(port in ports, f"{pw}: named port {port!r} is not a container port")
+            container_port = ports[port]
+        else:
+            container_port = int(port)
+        probes[kind] = Probe(
+            kind=kind,
+            path=hg.get("path", "/"),
+            port_name=port,
+            container_port=container_port,
+            headers={h["name"]: h["value"] for h in hg.get("httpHeaders") or []},
+            initial_delay=float(p.get("initialDelaySeconds", 0)),
+            period=float(p.get("periodSeconds", 10)),
+            timeout=float(p.get("timeoutSeconds", 1)),
+            success_threshold=int(p.get("successThreshold", 1)),
+            failure_threshold=int(p.get("failureThreshold", 3)),
+        )
+
+    res = only(c.get("resources") or {}, {"requests", "limits"}, f"{cw}.resources")
+    # requests only inform the scheduler, which does not exist here; limits are enforced.
+    only(res.get("requests") or {}, {"cpu", "memory"}, f"{cw}.resources.requests")
+    limits = only(res.get("limits") or {}, {"cpu", "memory"}, f"{cw}.resources.limits")
+
+    fqdn_suffix = f"{service_name}.{namespace}.svc.{cluster_domain}"
+    return PodSpec(
+        ordinal=ordinal,
+        name=pod_name,
+        namespace=namespace,
+        revision=revision,
+        image=c["image"],
+        command=c.get("command"),
+        args=c.get("args"),
+        env=env,
+        mounts=mounts,
+        ports=ports,
+        probes=probes,
+        labels={**labels, "statefulset.kubernetes.io/pod-name": pod_name, "apps.kubernetes.io/pod-index": str(ordinal)},
+        annotations=dict(annotations),
+        user=user,
+        groups=groups,
+        read_only_root=bool(merged.get("readOnlyRootFilesystem", False)),
+        cap_drop=list(caps.get("drop") or []),
+        cap_add=list(caps.get("add") or []),
+        no_new_privileges=merged.get("allowPrivilegeEscalation") is False,
+        memory_limit=_quantity_to_podman_memory(str(limits["memory"])) if "memory" in limits else None,
+        cpu_limit=_quantity_to_cpus(str(limits["cpu"])) if "cpu" in limits else None,
+        stop_timeout=int(pod_spec.get("terminationGracePeriodSeconds", 30)),
+        # The pod's own A record and the headless Service's name (one A record per pod).
+        dns_names=[f"{pod_name}.{fqdn_suffix}", fqdn_suffix],
+        # What the kubelet writes into a pod's resolv.conf, so short names resolve as in a cluster.
+        dns_search=[f"{namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# podman
+
+
+def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"podman {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc
+
+
+def cleanup_run(run_id: str) -> list[str]:
+    """Removes every podman object labelled with this run id. Returns what it removed."""
+    removed = []
+    sel = f"label={RUN_LABEL}={run_id}"
+    ids = podman("ps", "-a", "-q", "--filter", sel, check=False).stdout.split()
+    if ids:
+        podman("rm", "-f", "-t", "0", *ids, check=False)
+        removed += [f"container {i}" for i in ids]
+    vols = podman("volume", "ls", "-q", "--filter", sel, check=False).stdout.split()
+    if vols:
+        podman("volume", "rm", "-f", *vols, check=False)
+        removed += [f"volume {v}" for v in vols]
+    nets = podman("network", "ls", "-q", "--filter", sel, check=False).stdout.split()
+    for n in nets:
+        podman("network", "rm", "-f", n, check=False)
+        removed.append(f"network {n}")
+    return removed
+
+
+def _http_get(url: str, timeout: float, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+@dataclass
+class ProbeResult:
+    at: float
+    pod: str
+    kind: str
+    url: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class RunningPod:
+    spec: PodSpec
+    container: str
+    host_ports: dict[int, int]  # containerPort -> 127.0.0.1 port
+    ip: str
+    started_at: float
+    ready_at: float | None = None
+    restarts: int = 0
+
+    def url(self, path: str, port: int | None = None) -> str:
+        port = port or next(iter(self.spec.ports.values()))
+        return f"http://127.0.0.1:{self.host_ports[port]}{path}"
+
+
+class ReplicaRun:
+    """A StatefulSet's pods on one podman network, driven like the controller would."""
+
+    def __init__(self, run_id: str | None = None, log: Callable[[str], None] | None = None):
+        self.run_id = run_id or os.environ.get("APP_RUST_E2E_RUN") or secrets.token_hex(3)
+        self.prefix = f"e2e-{self.run_id}"
+        self.network = f"{self.prefix}-net"
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"app-rust-{self.prefix}-"))
+        self.pods: dict[int, RunningPod] = {}
+        self.plan: StatefulSetPlan | None = None
+        self.probe_log: list[ProbeResult] = []
+        self.events: list[str] = []
+        self.log = log or (lambda _m: None)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._prober: threading.Thread | None = None
+        self.created_at = time.monotonic()
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> "ReplicaRun":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._prober:
+            self._prober.join(timeout=15)
+        cleanup_run(self.run_id)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def event(self, message: str) -> None:
+        line = f"{time.monotonic() - self.created_at:7.2f}s {message}"
+        self.events.append(line)
+        self.log(line)
+
+    def container_name(self, pod: str) -> str:
+        return f"{self.prefix}-{pod}"
+
+    def volume_name(self, claim: str) -> str:
+        return f"{self.prefix}-{claim}"
+
+    def create_network(self) -> dict:
+        if podman("network", "exists", self.network, check=False).returncode != 0:
+            podman("network", "create", "--label", f"{RUN_LABEL}={self.run_id}", self.network)
+        info = json.loads(podman("network", "inspect", self.network).stdout)[0]
+        if not info.get("dns_enabled"):
+            raise RuntimeError(
+                f"podman network {self.network} has no DNS: the pods could not resolve their stable "
+                "names. Run scripts/tools/install-podman-dns.sh (dnsname plugin for CNI, "
+                "aardvark-dns for netavark)."
+            )
+        self.event(f"network {self.network} created (DNS enabled, subnet {info['subnets'][0]['subnet']})")
+        return info
+
+    # ---- the controller -------------------------------------------------------------------
+
+    def apply(self, plan: StatefulSetPlan, wait: bool = True) -> None:
+        """What `helm install/upgrade` + the StatefulSet controller do with a rendered chart."""
+        if self.plan is not None:
+            require(
+                {k: v["spec"] for k, v in plan.claim_templates.items()}
+                == {k: v["spec"] for k, v in self.plan.claim_templates.items()},
+                "volumeClaimTemplates changed: the API server rejects that (immutable field)",
+            )
+        self.plan = plan
+        self.reconcile(wait=wait)
+        if self._prober is None:
+            self._prober = threading.Thread(target=self._kubelet_prober, name="prober", daemon=True)
+            self._prober.start()
+
+    def reconcile(self, wait: bool = True) -> None:
+        plan = self.plan
+        assert plan is not None
+        desired = set(plan.ordinals)
+        # Scale down: highest ordinal first (Parallel removes them all at once).
+        for ordinal in sorted(set(self.pods) - desired, reverse=True):
+            self.delete_pod(ordinal, recreate=False)
+            if plan.retention_when_scaled == "Delete":
+                for claim in self.claims_of(ordinal):
+                    podman("volume", "rm", "-f", self.volume_name(claim), check=False)
+                    self.event(f"claim {claim} deleted (whenScaled: Delete)")
+        # Create missing pods: all at once under Parallel, one after another under OrderedReady.
+        missing = sorted(desired - set(self.pods))
+        for ordinal in missing:
+            self.create_pod(plan.pod(ordinal))
+            if plan.pod_management_policy == "OrderedReady" and wait:
+                self.wait_ready(ordinal)
+        if wait:
+            for ordinal in missing:
+                self.wait_ready(ordinal)
+        # Rolling update: one pod at a time, highest ordinal first, down to the partition.
+        if plan.update_strategy == "RollingUpdate":
+            for ordinal in sorted(desired, reverse=True):
+                if ordinal < plan.partition:
+                    continue
+                running = self.pods[ordinal]
+                if running.spec.revision != plan.pod(ordinal).revision:
+                    self.event(f"rolling update of {running.spec.name}: revision {running.spec.revision} -> {plan.pod(ordinal).revision}")
+                    self.delete_pod(ordinal, recreate=False)
+                    self.create_pod(plan.pod(ordinal))
+                    if wait:
+                        self.wait_ready(ordinal)
+
+    def claims_of(self, ordinal: int) -> list[str]:
+        assert self.plan is not None
+        return [f"{c}-{self.plan.name}-{ordinal}" for c in self.plan.claim_templates]
+
+    def delete_pod(self, ordinal: int, recreate: bool = True, wait: bool = True) -> None:
+        """`kubectl delete pod`: SIGTERM, the grace period, then the controller recreates it
+        (with the same name and the same claim) when recreate is true."""
+        running = self.pods.pop(ordinal)
+        t = time.monotonic()
+        podman("stop", "-t", str(running.spec.stop_timeout), running.container, timeout=running.spec.stop_timeout + 30)
+        exit_code = podman("inspect", "--format", "{{.State.ExitCode}}", running.container).stdout.strip()
+        podman("rm", "-f", running.container)
+        self.event(f"pod {running.spec.name} deleted (exit code {exit_code} after SIGTERM, {time.monotonic() - t:.2f}s)")
+        if recreate:
+            assert self.plan is not None
+            self.create_pod(self.plan.pod(ordinal))
+            if wait:
+                self.wait_ready(ordinal)
+
+    def stop_pod(self, ordinal: int) -> None:
+        """Stops a pod's container without the controller noticing (a crashed or partitioned
+        pod): its DNS name disappears, as a not-ready pod's endpoints would."""
+        running = self.pods[ordinal]
+        podman("stop", "-t", str(running.spec.stop_timeout), running.container)
+        self.event(f"pod {running.spec.name} stopped")
+
+    def start_pod(self, ordinal: int) -> None:
+        running = self.pods[ordinal]
+        podman("start", running.container)
+        running.host_ports = self._host_ports(running.container, running.spec)
+        running.ip = self._ip(running.container)
+        running.started_at = time.monotonic()
+        running.ready_at = None
+        self.event(f"pod {running.spec.name} started again")
+        self.wait_ready(ordinal)
+
+    def scale(self, release_values: Callable[[int], StatefulSetPlan], replicas: int) -> None:
+        self.event(f"scale to {replicas} replicas")
+        self.apply(release_values(replicas))
+
+    # ---- one pod ----------------------------------------------------------------------------
+
+    def _host_ports(self, container: str, spec: PodSpec) -> dict[int, int]:
+        ports = {}
+        for cport in spec.ports.values():
+            out = podman("port", container, f"{cport}/tcp").stdout.strip().splitlines()
+            ports[cport] = int(out[0].rsplit(":", 1)[1])
+        return ports
+
+    def _ip(self, container: str) -> str:
+        fmt = "{{(index .NetworkSettings.Networks \"%s\").IPAddress}}" % self.network
+        return podman("inspect", "--format", fmt, container).stdout.strip()
+
+    def podman_run_args(self, spec: PodSpec) -> list[str]:
+        """The `podman run` command line for one pod (also shown in the guide)."""
+        container = self.container_name(spec.name)
+        args = ["run", "--detach", "--name", container, "--hostname", spec.name, "--pull=never"]
+        args += ["--label", f"{RUN_LABEL}={self.run_id}", "--label", f"{POD_LABEL}={spec.name}", "--label", f"{REVISION_LABEL}={spec.revision}"]
+        for k, v in sorted(spec.labels.items()):
+            args += ["--label", f"{k}={v}"]
+        for k, v in sorted(spec.annotations.items()):
+            args += ["--annotation", f"{k}={v}"]
+        args += ["--network", self.network]
+        for alias in spec.dns_names:
+            args += ["--network-alias", alias]
+        for d in spec.dns_search:
+            args += ["--dns-search", d]
+        args += ["--dns-option", "ndots:5"]
+        for cport in spec.ports.values():
+            args += ["--publish", f"127.0.0.1::{cport}"]
+        if spec.user:
+            args += ["--user", spec.user]
+        for g in spec.groups:
+            args += ["--group-add", str(g)]
+        if spec.read_only_root:
+            # --read-only-tmpfs=false: podman would otherwise add writable /run, /var/tmp.
+            args += ["--read-only", "--read-only-tmpfs=false"]
+        for cap in spec.cap_drop:
+            args += ["--cap-drop", cap]
+        for cap in spec.cap_add:
+            args += ["--cap-add", cap]
+        if spec.no_new_privileges:
+            args += ["--security-opt", "no-new-privileges"]
+        if spec.memory_limit:
+            args += ["--memory", spec.memory_limit]
+        if spec.cpu_limit:
+            args += ["--cpus", spec.cpu_limit]
+        args += ["--stop-timeout", str(spec.stop_timeout)]
+        for k, v in spec.env:
+            args += ["--env", f"{k}={v}"]
+        for m in spec.mounts:
+            if m.kind == "claim":
+                ro = ",ro=true" if m.read_only else ""
+                args += ["--mount", f"type=volume,source={self.volume_name(spec.claim_name(m))},destination={m.path}{ro}"]
+            elif m.kind == "tmpfs":
+                size = f",tmpfs-size={m.tmpfs_size}" if m.tmpfs_size else ""
+                args += ["--mount", f"type=tmpfs,destination={m.path},tmpfs-mode=1777{size}"]
+            else:
+                src = self.workdir / spec.name / m.volume
+                args += ["--mount", f"type=bind,source={src},destination={m.path},ro=true"]
+        if spec.command:
+            args += ["--entrypoint", json.dumps(spec.command)]
+        args.append(spec.image)
+        args += list(spec.args or [])
+        return args
+
+    def _materialise(self, spec: PodSpec) -> None:
+        """ConfigMap/Secret volumes as files, claims as named volumes (created once, kept)."""
+        for m in spec.mounts:
+            if m.kind == "files":
+                d = self.workdir / spec.name / m.volume
+                if d.exists():
+                    shutil.rmtree(d)
+                d.mkdir(parents=True)
+                for rel, (data, mode) in m.files.items():
+                    f = d / rel
+                    f.parent.mkdir(parents=True, exist_ok=True)
+                    f.write_bytes(data)
+                    f.chmod(mode)
+                for p in [d, *[q for q in d.rglob("*") if q.is_dir()]]:
+                    p.chmod(0o755)
+                p = d
+                while p != self.workdir.parent:  # the container user must traverse the temp dir
+                    p.chmod(p.stat().st_mode | 0o111)
+                    p = p.parent
+            elif m.kind == "claim":
+                claim = spec.claim_name(m)
+                vol = self.volume_name(claim)
+                if podman("volume", "exists", vol, check=False).returncode != 0:
+                    assert self.plan is not None
+                    tmpl = self.plan.claim_templates[m.claim]
+                    labels = [f"{RUN_LABEL}={self.run_id}", f"app-rust-e2e.claim={claim}"]
+                    labels += [f"{k}={v}" for k, v in (tmpl["metadata"].get("labels") or {}).items()]
+                    size = tmpl["spec"].get("resources", {}).get("requests", {}).get("storage", "")
+                    labels.append(f"app-rust-e2e.requested-storage={size}")
+                    podman("volume", "create", *sum((["--label", lab] for lab in labels), []), vol)
+                    self.event(f"claim {claim} created (podman volume {vol})")
+
+    def create_pod(self, spec: PodSpec) -> RunningPod:
+        self._materialise(spec)
+        container = self.container_name(spec.name)
+        podman("run", *self.podman_run_args(spec)[1:])
+        running = RunningPod(spec, container, self._host_ports(container, spec), self._ip(container), time.monotonic())
+        with self._lock:
+            self.pods[spec.ordinal] = running
+        self.event(f"pod {spec.name} created (container {container}, IP {running.ip}, 127.0.0.1:{next(iter(running.host_ports.values()))})")
+        return running
+
+    # ---- the kubelet's probes ------------------------------------------------------------
+
+    def run_probe(self, running: RunningPod, kind: str) -> ProbeResult:
+        probe = running.spec.probes[kind]
+        url = running.url(probe.path, probe.container_port)
+        try:
+            status, _h, _b = _http_get(url, probe.timeout, probe.headers)
+            ok, detail = 200 <= status < 400, f"HTTP {status}"
+        except (OSError, urllib.error.URLError) as err:
+            ok, detail = False, f"{type(err).__name__}: {err}"
+        result = ProbeResult(time.monotonic(), running.spec.name, kind, f"GET {probe.path} port {probe.port_name} -> {probe.container_port}", ok, detail)
+        with self._lock:
+            self.probe_log.append(result)
+        return result
+
+    def wait_ready(self, ordinal: int, deadline_s: float = 90) -> float:
+        """The kubelet's startup then readiness probing, with the rendered timings. Returns the
+        seconds from container start to ready."""
+        running = self.pods[ordinal]
+        spec = running.spec
+        end = time.monotonic() + deadline_s
+        if "startup" in spec.probes:
+            p = spec.probes["startup"]
+            time.sleep(max(0.0, running.started_at + p.initial_delay - time.monotonic()))
+            failures = 0
+            while not self.run_probe(running, "startup").ok:
+                failures += 1
+                if failures >= p.failure_threshold or time.monotonic() > end:
+                    raise NotReady(f"{spec.name}: startup probe failed {failures} times; the kubelet would restart it. Logs:\n{self.logs(ordinal)}")
+                time.sleep(p.period)
+        p = spec.probes.get("readiness")
+        if p is None:
+            raise Unsupported(f"{spec.name}: no readiness probe: the test could not tell when the pod is ready")
+        time.sleep(max(0.0, running.started_at + p.initial_delay - time.monotonic()))
+        successes = 0
+        while True:
+            r = self.run_probe(running, "readiness")
+            successes = successes + 1 if r.ok else 0
+            if successes >= p.success_threshold:
+                break
+            if time.monotonic() > end:
+                raise NotReady(f"{spec.name}: not ready after {deadline_s}s ({r.detail}). Logs:\n{self.logs(ordinal)}")
+            time.sleep(p.period)
+        assert self.plan is not None
+        time.sleep(self.plan.min_ready_seconds)
+        running.ready_at = time.monotonic()
+        took = running.ready_at - running.started_at
+        self.event(f"pod {spec.name} ready ({p.kind} probe GET {p.path} on port {p.port_name}, {took:.2f}s after start)")
+        return took
+
+    def _kubelet_prober(self) -> None:
+        """Liveness and readiness probes of every ready pod at their rendered periods, for the
+        whole run, as the kubelet does (the test checks that they never counted a visit)."""
+        next_due: dict[tuple[str, str], float] = {}
+        while not self._stop.wait(0.2):
+            with self._lock:
+                pods = [p for p in self.pods.values() if p.ready_at is not None]
+            for running in pods:
+                for kind in ("liveness", "readiness"):
+                    if kind not in running.spec.probes:
+                        continue
+                    key = (running.container, kind)
+                    now = time.monotonic()
+                    due = next_due.setdefault(key, running.ready_at + running.spec.probes[kind].period)
+                    if now >= due:
+                        next_due[key] = now + running.spec.probes[kind].period
+                        # A pod deleted between the snapshot and the probe fails its probe: ignore that.
+                        if running.ready_at is not None and running in self.pods.values():
+                            self.run_probe(running, kind)
+
+    # ---- observing -------------------------------------------------------------------------
+
+    def exec(self, ordinal: int, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+        return podman("exec", self.pods[ordinal].container, *cmd, check=check)
+
+    def visits_file(self, ordinal: int) -> str:
+        return self.exec(ordinal, "cat", "/app/data/visits").stdout
+
+    def logs(self, ordinal: int) -> str:
+        running = self.pods.get(ordinal)
+        if not running:
+            return "(no such pod)"
+        proc = podman("logs", "--tail", "30", running.container, check=False)
+        return proc.stdout + proc.stderr
+
+    def get(self, ordinal: int, path: str, accept_json: bool = False, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Accept": "application/json"} if accept_json else {}
+        return _http_get(self.pods[ordinal].url(path), timeout, headers)
+
+    def restarts(self, ordinal: int) -> int:
+        return int(podman("inspect", "--format", "{{.RestartCount}}", self.pods[ordinal].container).stdout.strip() or 0)
+
+
+def render_plan(
+    release: str,
+    namespace: str,
+    values_files: list[Path],
+    set_values: list[str] | None = None,
+) -> StatefulSetPlan:
+    cmd, docs = helm_template(release, namespace, values_files, set_values)
+    return derive(docs, cmd)
+
+
+def deep_copy_docs(docs: list[dict]) -> list[dict]:
+    return copy.deepcopy(docs)

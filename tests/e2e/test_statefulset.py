@@ -1,0 +1,254 @@
+"""The podman replica run: the chart's StatefulSet pods, run for real with the real image.
+
+The tests run in file order on one set of pods (fixtures in conftest.py). How the pods are
+derived from `helm template` and run is in replicas.py; every name below (pods, claims,
+probe paths, config) comes from the rendered chart, not from this file.
+
+Cluster view: the pods find each other by their real stable DNS names. Each container has
+network aliases `<pod>.<headless svc>.<ns>.svc.cluster.local` and
+`<headless svc>.<ns>.svc.cluster.local` on a podman network with DNS (dnsname/aardvark), and
+the app derives its peers from the chart's env (APP_PEER_SERVICE, POD_NAMESPACE,
+APP_REPLICAS, APP_ORDINAL_START, APP_CLUSTER_DOMAIN). No APP_PEERS is given.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+import replicas
+from replicas import Unsupported
+
+# Visits sent through the round-robin client, per ordinal: deterministic and all different
+# (a Service's kube-proxy spreads them at random; a fixed plan lets the test assert exact counts).
+VISIT_PLAN = {0: 5, 1: 7, 2: 4}
+
+
+def send_visits(run: replicas.ReplicaRun, plan: dict[int, int], ledger: dict) -> list[tuple[str, int]]:
+    """A client that round-robins over the ready pods like a Service, skipping a pod once it
+    has had its share. The first visit to each pod asks for HTML, the others for JSON.
+    Returns (served-by, visits) per request."""
+    left = dict(plan)
+    seen = []
+    while any(left.values()):
+        for ordinal in sorted(left):
+            if not left[ordinal]:
+                continue
+            left[ordinal] -= 1
+            name = run.pods[ordinal].spec.name
+            first = ordinal not in ledger["html"]
+            status, headers, body = run.get(ordinal, "/", accept_json=not first)
+            assert status == 200, f"GET / on {name}: HTTP {status} {body[:200]!r}"
+            assert headers.get("x-served-by") == name
+            ledger["sent"][ordinal] = ledger["sent"].get(ordinal, 0) + 1
+            if first:
+                ledger["html"][ordinal] = body.decode()
+                seen.append((name, -1))
+            else:
+                page = json.loads(body)
+                ledger["json"].setdefault(ordinal, page)
+                assert page["pod"] == name
+                # Acknowledged only once durable: the answer carries this visit's count.
+                assert page["visits"] == ledger["sent"][ordinal], f"{name}: answer {page['visits']} after {ledger['sent'][ordinal]} visits"
+                seen.append((name, page["visits"]))
+    return seen
+
+
+def file_counts(run: replicas.ReplicaRun) -> dict[int, int]:
+    counts = {}
+    for ordinal in run.pods:
+        text = run.visits_file(ordinal)
+        assert re.fullmatch(r"\d+\n", text), f"{run.pods[ordinal].spec.name}: visits file {text!r} is not 'N\\n'"
+        counts[ordinal] = int(text)
+    return counts
+
+
+# ---- the derivation (no containers) ------------------------------------------------------
+
+
+def test_derived_pods_follow_the_controller_naming(plan):
+    assert [p.name for p in plan.pods] == [f"{plan.name}-{i}" for i in range(plan.replicas)]
+    for pod in plan.pods:
+        env = dict(pod.env)
+        assert env["POD_NAME"] == pod.name and env["POD_NAMESPACE"] == plan.namespace
+        assert [pod.claim_name(m) for m in pod.mounts if m.kind == "claim"] == [f"data-{pod.name}"]
+        assert pod.dns_names[0] == f"{pod.name}.{plan.service_name}.{plan.namespace}.svc.cluster.local"
+    assert plan.pod_management_policy == "Parallel"
+
+
+def test_ordinals_start_shifts_names_and_claims(renderer):
+    shifted = replicas.render_plan("app-rust", "default", [replicas.ROOT / "tests/e2e/values.yaml"], ["ordinals.start=5", "replicaCount=2"])
+    assert [p.name for p in shifted.pods] == ["app-rust-5", "app-rust-6"]
+    assert [dict(p.env)["APP_ORDINAL_START"] for p in shifted.pods] == ["5", "5"]
+    assert shifted.pods[1].claim_name(shifted.pods[1].mounts[0]) == "data-app-rust-6"
+
+
+@pytest.mark.parametrize(
+    "set_json, field",
+    [
+        ('extraVolumes=[{"name":"host","hostPath":{"path":"/"}}]', "hostPath"),
+        ('nodeSelector={"disk":"ssd"}', "nodeSelector"),
+        ('lifecycle={"preStop":{"exec":{"command":["/bin/cat","/dev/null"]}}}', "lifecycle"),
+        ('extraEnv=[{"name":"NODE","valueFrom":{"fieldRef":{"fieldPath":"spec.nodeName"}}}]', "spec.nodeName"),
+    ],
+)
+def test_a_field_the_run_cannot_honour_fails_loudly(set_json, field):
+    cmd, docs = replicas.helm_template("app-rust", "default", [replicas.ROOT / "tests/e2e/values.yaml"], set_json=[set_json])
+    with pytest.raises(Unsupported, match=re.escape(field)):
+        replicas.derive(docs, cmd)
+
+
+# ---- the running pods ---------------------------------------------------------------------
+
+
+def test_1_every_pod_becomes_ready_through_the_rendered_readiness_probe(run, plan):
+    rendered = next(d for d in plan.documents if d.get("kind") == "StatefulSet")
+    container = rendered["spec"]["template"]["spec"]["containers"][0]
+    readiness = container["readinessProbe"]["httpGet"]
+    port = next(p["containerPort"] for p in container["ports"] if p["name"] == readiness["port"])
+    assert sorted(run.pods) == list(plan.ordinals)
+    for ordinal, pod in run.pods.items():
+        assert pod.ready_at is not None, f"{pod.spec.name} never became ready"
+        ok = [r for r in run.probe_log if r.pod == pod.spec.name and r.kind == "readiness" and r.ok]
+        assert ok, f"no successful readiness probe for {pod.spec.name}"
+        assert ok[0].url == f"GET {readiness['path']} port {readiness['port']} -> {port}"
+        # The pod identity the chart gives it.
+        assert run.exec(ordinal, "cat", "/etc/hostname").stdout.strip() == pod.spec.name
+        environ = run.exec(ordinal, "cat", "/proc/1/environ").stdout.split("\0")
+        assert f"POD_NAME={pod.spec.name}" in environ
+        status, headers, _ = run.get(ordinal, readiness["path"])
+        assert status == 200 and headers.get("x-served-by") == pod.spec.name
+
+
+def test_2_visits_spread_over_the_replicas_and_each_pod_counts_its_own(run, ledger):
+    send_visits(run, VISIT_PLAN, ledger)
+    counts = file_counts(run)  # podman exec <pod> cat /app/data/visits
+    assert counts == VISIT_PLAN
+    assert len(set(counts.values())) == len(counts), "every pod should hold a different count"
+    assert sum(counts.values()) == sum(VISIT_PLAN.values()) == sum(ledger["sent"].values())
+    for ordinal, count in counts.items():
+        status, headers, body = run.get(ordinal, "/visits")
+        assert (status, body) == (200, f"{count}\n".encode())
+
+
+def test_3_the_configmap_and_secret_took_effect(run, plan, ledger):
+    configmap = next(d for d in plan.documents if d.get("kind") == "ConfigMap" and d["metadata"]["name"] == plan.name)
+    config = json.loads(configmap["data"]["config.json"])
+    assert config["greeting"] == "Hello from the podman replica run" and config["timezone"] == "Asia/Tokyo"
+    for ordinal in run.pods:
+        html = ledger["html"][ordinal]
+        assert config["greeting"] in html, "the ConfigMap's greeting is not on the page"
+        assert config["timezone"] in html
+        page = ledger["json"][ordinal]
+        assert page["timezone"] == "Asia/Tokyo" and page["utcOffset"] == "+09:00"
+        assert run.exec(ordinal, "cat", "/etc/app-rust/config.json").stdout == configmap["data"]["config.json"]
+        environ = run.exec(ordinal, "cat", "/proc/1/environ").stdout.split("\0")
+        assert "E2E_SECRET_MARKER=from-the-chart-secret" in environ
+
+
+def test_4_the_process_runs_as_the_charts_non_root_user_on_a_read_only_rootfs(run, plan):
+    pod_sc = next(d for d in plan.documents if d.get("kind") == "StatefulSet")["spec"]["template"]["spec"]["securityContext"]
+    uid, gid, fs_group = pod_sc["runAsUser"], pod_sc["runAsGroup"], pod_sc["fsGroup"]
+    assert uid != 0
+    for ordinal, pod in run.pods.items():
+        status = dict(line.split(":", 1) for line in run.exec(ordinal, "cat", "/proc/1/status").stdout.splitlines())
+        assert status["Uid"].split() == [str(uid)] * 4, status["Uid"]
+        assert status["Gid"].split() == [str(gid)] * 4, status["Gid"]
+        assert str(fs_group) in status["Groups"].split()
+        assert int(status["CapEff"].strip(), 16) == 0, "capabilities were not all dropped"
+        assert status["NoNewPrivs"].strip() == "1"
+        assert status["Seccomp"].strip() == "2", "no seccomp filter (RuntimeDefault)"
+        write = run.exec(ordinal, "/bin/busybox", "touch", "/written-by-e2e", check=False)
+        assert write.returncode != 0 and "Read-only file system" in write.stderr, write
+        # The claim is writable by that user (fsGroup), the config mount is not.
+        config_write = run.exec(ordinal, "/bin/busybox", "touch", "/etc/app-rust/x", check=False)
+        assert config_write.returncode != 0
+        assert run.exec(ordinal, "/bin/busybox", "stat", "-c", "%u", "/app/data/visits").stdout.strip() == str(uid)
+
+
+def test_5_deleting_pod_1_keeps_its_count_on_its_claim(run, ledger):
+    before = file_counts(run)
+    old_container_id = replicas.podman("inspect", "--format", "{{.Id}}", run.pods[1].container).stdout.strip()
+    run.delete_pod(1)  # kubectl delete pod app-rust-1: the controller recreates it
+    new_container_id = replicas.podman("inspect", "--format", "{{.Id}}", run.pods[1].container).stdout.strip()
+    assert new_container_id != old_container_id
+    assert file_counts(run) == before
+    send_visits(run, {1: 1}, ledger)
+    assert file_counts(run)[1] == before[1] + 1
+
+
+def test_6_scaling_3_to_2_to_3_keeps_the_claim_of_ordinal_2(run, renderer, ledger):
+    before = file_counts(run)
+    claim = run.volume_name(f"data-{run.plan.name}-2")
+    run.scale(renderer, 2)
+    assert sorted(run.pods) == [0, 1]
+    assert replicas.podman("volume", "exists", claim, check=False).returncode == 0, "whenScaled: Retain must keep the claim"
+    # The chart's APP_REPLICAS changed, so the rolling update replaced pods 1 and 0 too.
+    assert all(dict(p.spec.env)["APP_REPLICAS"] == "2" for p in run.pods.values())
+    assert file_counts(run) == {0: before[0], 1: before[1]}
+    run.scale(renderer, 3)
+    assert sorted(run.pods) == [0, 1, 2]
+    assert file_counts(run) == before
+    assert all(dict(p.spec.env)["APP_REPLICAS"] == "3" for p in run.pods.values())
+
+
+def cluster_view(run: replicas.ReplicaRun, ordinal: int) -> tuple[dict, float]:
+    t = time.monotonic()
+    status, headers, body = run.get(ordinal, "/visits?scope=cluster", accept_json=True)
+    took = time.monotonic() - t
+    assert status == 200, f"/visits?scope=cluster on {run.pods[ordinal].spec.name}: HTTP {status} {body[:300]!r}"
+    return json.loads(body), took
+
+
+def test_7_cluster_view_through_the_stable_dns_names(run, ledger):
+    # The names resolve for real on the podman network, as the cluster DNS would serve them.
+    service = run.plan.service_name
+    lookup = run.exec(0, "/bin/busybox", "nslookup", f"{run.plan.name}-2.{service}")
+    assert run.pods[2].ip in lookup.stdout, lookup.stdout
+    everyone = run.exec(0, "/bin/busybox", "nslookup", f"{service}.{run.plan.namespace}.svc.cluster.local").stdout
+    assert all(p.ip in everyone for p in run.pods.values()), everyone
+
+    expected = {run.pods[o].spec.name: n for o, n in file_counts(run).items()}
+    for ordinal, pod in run.pods.items():
+        view, _ = cluster_view(run, ordinal)
+        assert view["pod"] == pod.spec.name
+        assert view["complete"] is True and view["unreachable"] == []
+        assert {p["pod"]: p["visits"] for p in view["pods"]} == expected
+        assert len(view["pods"]) == len(expected), "a replica was counted twice"
+        assert view["total"] == sum(expected.values()) == sum(ledger["sent"].values())
+
+    run.stop_pod(2)
+    deadline_s = json.loads(run.exec(0, "cat", "/etc/app-rust/config.json").stdout)["clusterDeadlineMs"] / 1000
+    view, took = cluster_view(run, 0)
+    assert view["complete"] is False
+    assert [u.get("pod") or u["url"] for u in view["unreachable"]] and any(
+        run.pods[2].spec.name in (u.get("pod") or u["url"]) for u in view["unreachable"]
+    ), view["unreachable"]
+    assert {p["pod"]: p["visits"] for p in view["pods"]} == {k: v for k, v in expected.items() if not k.endswith("-2")}
+    assert took < deadline_s + 0.5, f"incomplete answer took {took:.2f}s, deadline {deadline_s}s"
+    run.start_pod(2)
+    view, _ = cluster_view(run, 1)
+    assert view["complete"] is True and view["total"] == sum(expected.values())
+
+
+def test_8_probes_and_metrics_scrapes_never_counted(run, ledger):
+    before = file_counts(run)
+    background = [r for r in run.probe_log if r.kind == "liveness"]
+    for ordinal, pod in run.pods.items():
+        for _ in range(10):
+            for kind in pod.spec.probes:
+                assert run.run_probe(pod, kind).ok
+            status, _, body = run.get(ordinal, "/metrics")
+            assert status == 200 and b"# " in body
+            assert run.get(ordinal, "/visits")[0] == 200
+    assert file_counts(run) == before
+    # And the kubelet-cadence probes of the whole run did not count either: every count is
+    # exactly the visits this test sent.
+    assert file_counts(run) == ledger["sent"]
+    assert background, "the background liveness prober never ran"
+    assert all(r.ok for r in background if r.pod in {p.spec.name for p in run.pods.values()}), "a liveness probe failed"
+    for ordinal in run.pods:
+        assert run.restarts(ordinal) == 0
