@@ -711,11 +711,12 @@ def test_every_knob_lands_where_it_should(render):
     assert ing["metadata"]["annotations"]["ingress-note"] == "yes"
     # NetworkPolicy
     np = r.one("NetworkPolicy", name)
+    assert r.one("NetworkPolicy", f"{name}-hooks")
     assert np["spec"]["podSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
     assert np["spec"]["policyTypes"] == ["Ingress", "Egress"]
     sources = np["spec"]["ingress"][0]["from"]
     assert {"podSelector": {"matchLabels": spec["selector"]["matchLabels"]}} in sources
-    assert sources[1]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "ingress-nginx"
+    assert sources[-1]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "ingress-nginx"
     egress = np["spec"]["egress"]
     assert {"port": 53, "protocol": "UDP"} in egress[0]["ports"]
     assert egress[-1] == {"to": [{"ipBlock": {"cidr": "10.1.0.0/16"}}]}
@@ -735,8 +736,52 @@ def test_every_knob_lands_where_it_should(render):
                                           "scrapeTimeout": "20s", "honorLabels": True}
 
 
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_hook_and_test_pods_are_never_selected_as_replicas(case_name, render):
+    r = render(case_name)
+    selector = r.sts["spec"]["selector"]["matchLabels"].items()
+    hooks = r.kinds("Job") + r.kinds("Pod")
+    assert len(hooks) == 3
+    for obj in hooks:
+        template = obj["spec"]["template"]["metadata"] if obj["kind"] == "Job" else obj["metadata"]
+        labels = template["labels"]
+        # Otherwise Services would route clients to it and the StatefulSet could adopt it.
+        assert not selector <= labels.items(), obj["metadata"]["name"]
+        assert labels["app.kubernetes.io/instance"] == r.case.release
+        assert labels["app.kubernetes.io/component"] in ("hook", "test")
+
+
+def test_closed_network_policy_still_admits_peers_hooks_and_tests(render):
+    r = render("everything")
+    sources = r.one("NetworkPolicy", r.sts["metadata"]["name"])["spec"]["ingress"][0]["from"]
+    for obj in [r.hook("Job", "post-install"), r.hook("Pod", "test")]:
+        labels = (obj["spec"]["template"]["metadata"] if obj["kind"] == "Job" else obj["metadata"])["labels"]
+        admitted = [
+            src for src in sources if "podSelector" in src
+            and src["podSelector"]["matchLabels"].items() <= labels.items()
+        ]
+        assert admitted, f"{obj['metadata']['name']} could not reach the replicas"
+
+
+def test_network_policy_can_be_disabled(helm4):
+    case = Case("no-netpol", "defaults.yaml", set_args=("networkPolicy.enabled=false",))
+    assert "NetworkPolicy" not in {d["kind"] for d in parse(helm_template(helm4, case))}
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_hook_and_test_pods_accept_no_ingress(case_name, render):
+    r = render(case_name)
+    np = r.one("NetworkPolicy", f"{r.sts['metadata']['name']}-hooks")
+    assert np["spec"]["policyTypes"] == ["Ingress"] and "ingress" not in np["spec"]
+    for obj in r.kinds("Job") + r.kinds("Pod"):
+        labels = (obj["spec"]["template"]["metadata"] if obj["kind"] == "Job" else obj["metadata"])["labels"]
+        assert np["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert not np["spec"]["podSelector"]["matchLabels"].items() <= r.sts["spec"]["template"]["metadata"]["labels"].items()
+
+
 def test_default_network_policy_allows_http_from_anywhere_only(render):
-    np = render("defaults").one("NetworkPolicy")
+    r = render("defaults")
+    np = r.one("NetworkPolicy", "app-rust")
     assert np["spec"]["policyTypes"] == ["Ingress"]
     assert np["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
 

@@ -218,3 +218,19 @@ vault.hashicorp.com/agent-pre-populate-only: "true"
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
+
+{{/*
+Labels of the hook and test objects and their pods: the standard labels WITHOUT
+app.kubernetes.io/name, plus app.kubernetes.io/component and app-rust/hook (which the
+NetworkPolicies select). A hook or test pod must not match the
+StatefulSet's selector: the Services would send client traffic to it, the PodDisruptionBudget
+would count it, and the StatefulSet controller would adopt the ownerless test Pod as a replica.
+Usage: include "app-rust.hookLabels" (list . "hook")
+*/}}
+{{- define "app-rust.hookLabels" -}}
+{{- $labels := include "app-rust.labels" (index . 0) | fromYaml -}}
+{{- $_ := unset $labels "app.kubernetes.io/name" -}}
+{{- $_ := set $labels "app.kubernetes.io/component" (index . 1) -}}
+{{- $_ := set $labels "app-rust/hook" "true" -}}
+{{- toYaml $labels -}}
+{{- end -}}
