@@ -4,6 +4,7 @@
 //! chart and the tests rely on.
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod metrics;
 pub mod page;
