@@ -8,6 +8,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
 source "$here/env.sh"
+# Node and npm come with the machine image; on a bare Debian 12 take them from Debian.
+if ! command -v npm >/dev/null 2>&1; then
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends nodejs npm
+fi
 bin="$APP_RUST_TOOLS/bin"
 mkdir -p "$bin"
 tmp_root="$(mktemp -d)"
@@ -17,7 +23,7 @@ trap 'rm -rf "$tmp_root"' EXIT
 install_helm() {
   local name="$1" pkg="$2" want="$3"
   if [ -x "$bin/$name" ] && "$bin/$name" version --template '{{.Version}}' 2>/dev/null | grep -q "^$want"; then
-    echo "$name $want already installed"
+    echo "$name $("$bin/$name" version --template '{{.Version}}') already installed"
     return 0
   fi
   local work="$tmp_root/$name"

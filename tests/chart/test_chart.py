@@ -215,6 +215,7 @@ def test_readme_parameters_table_is_generated_from_values(tmp_path):
         ("persistence.size=lots", "/persistence/size"),
         ("persistence.unknown=1", "unknown"),
         ("secret.stringData.bad-name=x", "bad-name"),
+        ("podAntiAffinityPreset=sometimes", "/podAntiAffinityPreset"),
         ("replicaCount=three", "/replicaCount"),
     ],
 )
@@ -784,6 +785,22 @@ def test_default_network_policy_allows_http_from_anywhere_only(render):
     np = r.one("NetworkPolicy", "app-rust")
     assert np["spec"]["policyTypes"] == ["Ingress"]
     assert np["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+
+
+def test_pod_anti_affinity_preset(render, helm4):
+    soft = render("defaults").sts["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    term = soft["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == render("defaults").sts["spec"]["selector"]["matchLabels"]
+    case = Case("hard", "defaults.yaml", set_args=("podAntiAffinityPreset=hard",))
+    hard = Rendered(case, helm_template(helm4, case)).sts["spec"]["template"]["spec"]["affinity"]
+    assert hard["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"] == "kubernetes.io/hostname"
+    case = Case("none", "defaults.yaml", set_args=("podAntiAffinityPreset=",))
+    assert "affinity" not in Rendered(case, helm_template(helm4, case)).sts["spec"]["template"]["spec"]
+    # An explicit affinity replaces the preset (the "everything" case).
+    explicit = render("everything").sts["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    assert explicit["preferredDuringSchedulingIgnoredDuringExecution"][0]["weight"] == 100
+    assert "visits" in str(explicit)
 
 
 def test_storage_class_dash_means_no_class(helm4):
