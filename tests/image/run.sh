@@ -119,7 +119,7 @@ echo "==> Dockerfile checks"
 # What .dockerignore lets into the build context, listed from a real buildah build context.
 printf 'FROM scratch\nCOPY . /context/\n' >"$work/Containerfile.context"
 buildah bud --quiet -f "$work/Containerfile.context" -t "$ctx_image" "$root" >/dev/null
-podman save --format oci-archive -o "$work/context.tar" "$ctx_image" >/dev/null 2>&1
+podman save --quiet --format oci-archive -o "$work/context.tar" "$ctx_image"
 python3 - "$work/context.tar" >"$work/context.list" <<'PY'
 import json, sys, tarfile
 a = tarfile.open(sys.argv[1])
@@ -135,7 +135,7 @@ python3 "$here/dockerfile_check.py" "$root" "$version" "$repository" \
   "$root/target/$triple/release/app-rust.d" "$work/context.list"
 
 echo "==> image checks"
-podman save --format oci-archive -o "$work/image.tar" "$image" >/dev/null 2>&1
+podman save --quiet --format oci-archive -o "$work/image.tar" "$image"
 python3 "$here/image_check.py" "$work/image.tar" "$version" "$arch" "$reference" "$max_bytes" >"$work/image-check.out"
 compressed="$(sed -n 's/^compressed_bytes=//p' "$work/image-check.out")"
 ok "image config, file list, static binary; compressed size $compressed bytes ($(python3 -c "print(f'{$compressed/1e6:.2f}')") MB, budget $max_bytes)"
