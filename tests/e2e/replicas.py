@@ -379,6 +379,15 @@ def documents_cluster_domain(documents: list[dict], namespace: str) -> str:
     return "cluster.local"
 
 
+def _check_scheduling(affinity: dict, where: str) -> None:
+    """All the pods run on one machine, which plays a single node. Preferred (soft) affinity
+    terms only weigh the scheduler's choice of node and are met trivially with one node; a
+    required term could leave pods Pending or place them differently, so it is refused."""
+    only(affinity, {"nodeAffinity", "podAffinity", "podAntiAffinity"}, where)
+    for kind, terms in affinity.items():
+        only(terms or {}, {"preferredDuringSchedulingIgnoredDuringExecution"}, f"{where}.{kind}")
+
+
 def _derive_pod(
     documents: list[dict],
     sts_name: str,
@@ -403,9 +412,11 @@ def _derive_pod(
             "securityContext",
             "containers",
             "volumes",
+            "affinity",
         },
         f"{where}.spec",
     )
+    _check_scheduling(pod_spec.get("affinity") or {}, f"{where}.spec.affinity")
     require(
         pod_spec.get("automountServiceAccountToken") is False,
         f"{where}: automountServiceAccountToken must be false (no API token can be mounted here)",

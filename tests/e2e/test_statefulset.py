@@ -91,6 +91,7 @@ def test_ordinals_start_shifts_names_and_claims(renderer):
     [
         ('extraVolumes=[{"name":"host","hostPath":{"path":"/"}}]', "hostPath"),
         ('nodeSelector={"disk":"ssd"}', "nodeSelector"),
+        ('affinity={"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"topologyKey":"kubernetes.io/hostname","labelSelector":{"matchLabels":{"app.kubernetes.io/name":"app-rust"}}}]}}', "requiredDuringScheduling"),
         ('lifecycle={"preStop":{"exec":{"command":["/bin/cat","/dev/null"]}}}', "lifecycle"),
         ('extraEnv=[{"name":"NODE","valueFrom":{"fieldRef":{"fieldPath":"spec.nodeName"}}}]', "spec.nodeName"),
     ],
@@ -206,8 +207,12 @@ def cluster_view(run: replicas.ReplicaRun, ordinal: int) -> tuple[dict, float]:
 def test_7_cluster_view_through_the_stable_dns_names(run, ledger):
     # The names resolve for real on the podman network, as the cluster DNS would serve them.
     service = run.plan.service_name
-    lookup = run.exec(0, "/bin/busybox", "nslookup", f"{run.plan.name}-2.{service}")
+    # (busybox nslookup ignores resolv.conf's search list, so full names here; the app uses
+    # full names too.)
+    lookup = run.exec(0, "/bin/busybox", "nslookup", f"{run.plan.name}-2.{service}.{run.plan.namespace}.svc.cluster.local")
     assert run.pods[2].ip in lookup.stdout, lookup.stdout
+    resolv = run.exec(0, "cat", "/etc/resolv.conf").stdout
+    assert f"search {run.plan.namespace}.svc.cluster.local svc.cluster.local cluster.local" in resolv
     everyone = run.exec(0, "/bin/busybox", "nslookup", f"{service}.{run.plan.namespace}.svc.cluster.local").stdout
     assert all(p.ip in everyone for p in run.pods.values()), everyone
 
