@@ -12,6 +12,10 @@ for installer in install-helm.sh install-python.sh install-readme-generator.sh i
   bash "$root/scripts/tools/$installer" >/dev/null
 done
 
+# The tests run the real `app-rust check-config` on the rendered configuration (a no-op when
+# `cargo test` already built it).
+(cd "$root" && cargo build --locked --quiet --bin app-rust)
+
 echo "helm3 $(helm3 version --template '{{.Version}}'), helm4 $(helm4 version --template '{{.Version}}')"
 cd "$root/tests/chart"
 

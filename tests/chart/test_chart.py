@@ -544,6 +544,18 @@ def test_pre_install_hook_checks_the_new_config_with_its_own_copy(case_name, ren
     assert hook_env["POD_NAME"]["value"] == f"{r.sts['metadata']['name']}-{start}"
     # The release's ServiceAccount does not exist yet at pre-install.
     assert "serviceAccountName" not in spec
+    # Variables from secret.stringData come from the hook's own copy of the new Secret.
+    secret_refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    app_refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in r.container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    assert set(secret_refs) == set(app_refs)
+    if secret_refs:
+        hook_secret = r.hook("Secret", "pre-install")
+        release_secret = r.one("Secret", r.sts["metadata"]["name"])
+        assert hook_secret["stringData"] == release_secret["stringData"]
+        assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
+        assert {ref["name"] for ref in secret_refs.values()} == {hook_secret["metadata"]["name"]}
+    else:
+        assert not [d for d in r.kinds("Secret") if "helm.sh/hook" in d["metadata"].get("annotations", {})]
 
 
 @pytest.mark.parametrize("case_name", CASE_NAMES)
@@ -617,6 +629,80 @@ def test_config_file_keys_override_and_null_values_fall_back_to_the_file(helm4):
     cfg = json.loads(r.one("ConfigMap", "app-rust")["data"]["config.json"])
     assert cfg["greeting"] == "Hello from app-rust"  # from files/config.json
     assert cfg["timezone"] == "UTC"
+
+
+APP_BINARY = ROOT / "target" / "debug" / "app-rust"
+
+
+def container_env(r: Rendered, container: dict, pod_name: str) -> dict:
+    """The environment Kubernetes would give the container (downward API and Secrets resolved)."""
+    env = {"PATH": "/usr/bin:/bin"}
+    secrets = {d["metadata"]["name"]: d["stringData"] for d in r.kinds("Secret")}
+    for e in container["env"]:
+        if "value" in e:
+            env[e["name"]] = e["value"]
+        elif "fieldRef" in e["valueFrom"]:
+            field = e["valueFrom"]["fieldRef"]["fieldPath"]
+            env[e["name"]] = {"metadata.name": pod_name, "metadata.namespace": r.sts["metadata"]["namespace"]}[field]
+        else:
+            ref = e["valueFrom"]["secretKeyRef"]
+            env[e["name"]] = secrets[ref["name"]][ref["key"]]
+    return env
+
+
+def check_config(r: Rendered, tmp_path: Path, container: dict, pod_name: str, config_json: str):
+    """Run the real `app-rust check-config` as the container would, on the rendered config."""
+    assert APP_BINARY.is_file(), "tests/chart/run.sh builds target/debug/app-rust first"
+    config_file = tmp_path / "config.json"
+    config_file.write_text(config_json)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    env = container_env(r, container, pod_name)
+    assert env["CONFIG_FILE"] == "/etc/app-rust/config.json" and env["DATA_DIR"] == "/app/data"
+    env["CONFIG_FILE"], env["DATA_DIR"] = str(config_file), str(data_dir)
+    return run([str(APP_BINARY), "check-config"], check=False, env=env)
+
+
+@pytest.mark.parametrize("case_name", CASE_NAMES)
+def test_app_accepts_the_rendered_configuration(case_name, render, tmp_path):
+    r = render(case_name)
+    sts = r.sts
+    start = sts["spec"].get("ordinals", {}).get("start", 0)
+    config_json = r.one("ConfigMap", sts["metadata"]["name"])["data"]["config.json"]
+    # As the pre-install hook runs it (its own config copy, as the first replica)...
+    hook = r.hook("Job", "pre-install")
+    hook_config = r.hook("ConfigMap", "pre-install")["data"]["config.json"]
+    hook_proc = check_config(r, tmp_path, hook["spec"]["template"]["spec"]["containers"][0],
+                             "ignored-hook-pod-name", hook_config)
+    assert hook_proc.returncode == 0, hook_proc.stdout + hook_proc.stderr
+    # ...and as the first replica itself runs it: the same effective configuration.
+    replica_proc = check_config(r, tmp_path, r.container, f"{sts['metadata']['name']}-{start}", config_json)
+    assert replica_proc.returncode == 0, replica_proc.stdout + replica_proc.stderr
+    effective = json.loads(replica_proc.stdout)
+    hook_effective = json.loads(hook_proc.stdout)
+    assert hook_effective == effective
+    expected = json.loads(config_json)
+    if case_name == "everything":  # secret.stringData APP_GREETING overrides the file (env > file)
+        assert effective["greeting"] == "from-secret"
+        expected["greeting"] = "from-secret"
+    assert {k: effective[k] for k in expected} == expected
+    assert effective["podName"] == f"{sts['metadata']['name']}-{start}"
+    assert effective["peerService"] == sts["spec"]["serviceName"]
+    assert effective["namespace"] == sts["metadata"]["namespace"]
+    assert effective["replicas"] == sts["spec"]["replicas"]
+    assert effective["ordinalStart"] == start
+    assert effective["listen"].endswith(":8080")  # the container port the probes use
+
+
+def test_pre_install_hook_would_reject_a_bad_timezone(helm4, tmp_path):
+    # The values schema cannot know the tz database; the hook's check-config does.
+    case = Case("bad-tz", "defaults.yaml", set_args=("config.timezone=Mars/Olympus_Mons",))
+    r = Rendered(case, helm_template(helm4, case))
+    hook = r.hook("Job", "pre-install")
+    proc = check_config(r, tmp_path, hook["spec"]["template"]["spec"]["containers"][0], "x",
+                        r.hook("ConfigMap", "pre-install")["data"]["config.json"])
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "timezone" in proc.stdout + proc.stderr
 
 
 # --------------------------------------------------------------------------------------------

@@ -127,13 +127,16 @@ values really drive the file the app reads.
 {{- end -}}
 
 {{/*
-The optional Secret exposed as environment variables: one EnvVar per key, each read from the
-chart's Secret (rendered as a list, to append to a container's env).
+The optional Secret exposed as environment variables: one EnvVar per key of
+secret.stringData, read from the Secret named by the second argument (the release's Secret for
+the replicas, the hook's own copy for the pre-install hook). Rendered as a list to append to a
+container's env. Usage: include "app-rust.secretEnv" (list . $secretName)
 */}}
 {{- define "app-rust.secretEnv" -}}
-{{- if .Values.secret.enabled }}
-{{- $name := include "app-rust.secretName" . }}
-{{- range $key := keys .Values.secret.stringData | sortAlpha }}
+{{- $ctx := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- if $ctx.Values.secret.enabled }}
+{{- range $key := keys $ctx.Values.secret.stringData | sortAlpha }}
 - name: {{ $key }}
   valueFrom:
     secretKeyRef:
