@@ -705,6 +705,53 @@ def test_pre_install_hook_would_reject_a_bad_timezone(helm4, tmp_path):
     assert "timezone" in proc.stdout + proc.stderr
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_hook_test_and_probe_urls_answer_on_a_real_app(render, tmp_path):
+    """Serve the real app on 127.0.0.1 and run the chart's own probe commands and probe paths
+    against it (host names rewritten to the loopback address; everything else as rendered)."""
+    r = render("defaults")
+    port = free_port()
+    config = tmp_path / "config.json"
+    config.write_text(r.one("ConfigMap", "app-rust")["data"]["config.json"])
+    (tmp_path / "data").mkdir()
+    env = {"PATH": "/usr/bin:/bin", "CONFIG_FILE": str(config), "DATA_DIR": str(tmp_path / "data"),
+           "APP_LISTEN": f"127.0.0.1:{port}", "POD_NAME": "app-rust-0"}
+    server = subprocess.Popen([str(APP_BINARY), "serve"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        def localize(url: str) -> str:
+            return re.sub(r"^http://[^/]+", f"http://127.0.0.1:{port}", url)
+
+        c = r.container
+        probe_urls = [localize(f"http://x{c[k]['httpGet']['path']}")
+                      for k in ("startupProbe", "livenessProbe", "readinessProbe")]
+        post = r.hook("Job", "post-install")["spec"]["template"]["spec"]["containers"][0]["args"]
+        test = r.hook("Pod", "test")["spec"]["containers"][0]["args"]
+        for args in (["probe", "--wait-ms=10000", *probe_urls],
+                     [a if not a.startswith("http://") else localize(a) for a in post],
+                     [a if not a.startswith("http://") else localize(a) for a in test]):
+            proc = run([str(APP_BINARY), *args], check=False, timeout=60)
+            assert proc.returncode == 0, f"{args}: {proc.stdout}{proc.stderr}"
+        # Probes and helm test never count a visit.
+        assert not (tmp_path / "data" / "visits").exists() or (tmp_path / "data" / "visits").read_text() == "0\n"
+        # The same probe fails when the app is gone, so the test can fail.
+        server.terminate()
+        assert server.wait(timeout=20) == 0, server.stderr.read()
+        proc = run([str(APP_BINARY), "probe", "--timeout-ms=500", probe_urls[-1]], check=False)
+        assert proc.returncode == 1
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
 # --------------------------------------------------------------------------------------------
 # Every knob lands where it should ("everything" case)
 # --------------------------------------------------------------------------------------------
