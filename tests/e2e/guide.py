@@ -67,8 +67,8 @@ def ps(cap: Capture, block: str) -> None:
     run = cap.run
     cap.sh(
         block,
-        ["podman", "ps", "-a", "--filter", f"label={replicas.RUN_LABEL}={run.run_id}", "--format", "table {{.Names}}\t{{.Status}}\t{{.Ports}}\t{{.Labels.controller-revision-hash}}"],
-        shown=f"podman ps -a --filter label={replicas.RUN_LABEL}={run.run_id} --format 'table {{{{.Names}}}}\\t{{{{.Status}}}}\\t{{{{.Ports}}}}\\t{{{{.Labels.controller-revision-hash}}}}'",
+        ["podman", "ps", "-a", "--filter", f"label={replicas.RUN_LABEL}={run.run_id}", "--format", "table {{.Names}}\t{{.Status}}\t{{.Ports}}"],
+        shown=f"podman ps -a --filter label={replicas.RUN_LABEL}={run.run_id} --format 'table {{{{.Names}}}}\\t{{{{.Status}}}}\\t{{{{.Ports}}}}'",
     )
 
 
@@ -76,8 +76,8 @@ def volumes(cap: Capture, block: str) -> None:
     run = cap.run
     cap.sh(
         block,
-        ["podman", "volume", "ls", "--filter", f"label={replicas.RUN_LABEL}={run.run_id}", "--format", "table {{.Name}}\t{{.Driver}}\t{{.Labels.app-rust-e2e.requested-storage}}"],
-        shown=f"podman volume ls --filter label={replicas.RUN_LABEL}={run.run_id} --format 'table {{{{.Name}}}}\\t{{{{.Driver}}}}\\t{{{{.Labels.app-rust-e2e.requested-storage}}}}'",
+        ["podman", "volume", "ls", "--filter", f"label={replicas.RUN_LABEL}={run.run_id}", "--format", "table {{.Name}}\t{{.Driver}}\t{{.Mountpoint}}"],
+        shown=f"podman volume ls --filter label={replicas.RUN_LABEL}={run.run_id} --format 'table {{{{.Name}}}}\\t{{{{.Driver}}}}\\t{{{{.Mountpoint}}}}'",
     )
 
 

@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 import urllib.error
 import urllib.request
@@ -763,9 +764,11 @@ class ReplicaRun:
             self.create_pod(plan.pod(ordinal))
             if plan.pod_management_policy == "OrderedReady" and wait:
                 self.wait_ready(ordinal)
-        if wait:
-            for ordinal in missing:
-                self.wait_ready(ordinal)
+        if wait and plan.pod_management_policy == "Parallel" and missing:
+            # The kubelet probes every pod on its own schedule: wait for them side by side.
+            with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+                for f in [pool.submit(self.wait_ready, o) for o in missing]:
+                    f.result()
         # Rolling update: one pod at a time, highest ordinal first, down to the partition.
         if plan.update_strategy == "RollingUpdate":
             for ordinal in sorted(desired, reverse=True):
@@ -996,6 +999,38 @@ class ReplicaRun:
                         # A pod deleted between the snapshot and the probe fails its probe: ignore that.
                         if running.ready_at is not None and running in self.pods.values():
                             self.run_probe(running, kind)
+
+    def one_off(self, claim: str, script: str, stdin: str = "") -> subprocess.CompletedProcess:
+        """A throwaway pod of the same image, as the same user, with one claim mounted at
+        /app/data (the runbook's backup/restore pod): `/bin/busybox sh -c SCRIPT`."""
+        assert self.plan is not None
+        spec = self.plan.pods[0]
+        name = f"{self.prefix}-one-off"
+        args = ["run", "--rm", "-i", "--name", name, "--label", f"{RUN_LABEL}={self.run_id}", "--pull=never", "--network", "none"]
+        if spec.user:
+            args += ["--user", spec.user]
+        for g in spec.groups:
+            args += ["--group-add", str(g)]
+        args += ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+        args += ["--mount", f"type=volume,source={self.volume_name(claim)},destination=/app/data"]
+        args += ["--entrypoint", "/bin/busybox", spec.image, "sh", "-c", script]
+        proc = subprocess.run(["podman", *args], input=stdin, capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"one-off pod on {claim} failed ({proc.returncode}): {proc.stderr}")
+        self.event(f"one-off pod on claim {claim}: sh -c {script!r}")
+        return proc
+
+    def create_claim(self, claim: str) -> None:
+        """`kubectl apply` of an empty PVC with the name the StatefulSet will look for."""
+        assert self.plan is not None
+        template = next(iter(self.plan.claim_templates))
+        vol = self.volume_name(claim)
+        podman("volume", "create", "--label", f"{RUN_LABEL}={self.run_id}", "--label", f"app-rust-e2e.claim={claim}", vol)
+        self.event(f"claim {claim} created by hand (empty, from template {template})")
+
+    def delete_claim(self, claim: str) -> None:
+        podman("volume", "rm", self.volume_name(claim))
+        self.event(f"claim {claim} deleted")
 
     # ---- observing -------------------------------------------------------------------------
 

@@ -196,6 +196,21 @@ def test_6_scaling_3_to_2_to_3_keeps_the_claim_of_ordinal_2(run, renderer, ledge
     assert all(dict(p.spec.env)["APP_REPLICAS"] == "3" for p in run.pods.values())
 
 
+def test_6b_backup_and_restore_one_replicas_count(run, renderer):
+    """The runbook: back up app-rust-2's count, lose its claim, restore into a new claim."""
+    claim = f"data-{run.plan.name}-2"
+    backup = run.visits_file(2)  # kubectl exec pod/app-rust-2 -- cat /app/data/visits > backup
+    before = file_counts(run)
+    run.scale(renderer, 2)
+    run.delete_claim(claim)  # kubectl delete pvc data-app-rust-2: the count is gone
+    run.create_claim(claim)  # kubectl apply: an empty PVC with the same name
+    restore = "cat > /app/data/visits.tmp && mv /app/data/visits.tmp /app/data/visits && cat /app/data/visits"
+    assert run.one_off(claim, restore, stdin=backup).stdout == backup
+    run.scale(renderer, 3)
+    assert run.visits_file(2) == backup
+    assert file_counts(run) == before
+
+
 def cluster_view(run: replicas.ReplicaRun, ordinal: int) -> tuple[dict, float]:
     t = time.monotonic()
     status, headers, body = run.get(ordinal, "/visits?scope=cluster", accept_json=True)
