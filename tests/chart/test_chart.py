@@ -161,16 +161,22 @@ def test_helm4_install_dry_run_client_without_cluster(helm4):
     assert "kubectl exec --namespace default pod/app-rust-0 -- cat /app/data/visits" in out
 
 
-def test_checkov_has_no_unlisted_failures_on_defaults(render, tmp_path):
-    (tmp_path / "manifests").mkdir()
-    (tmp_path / "manifests" / "defaults.yaml").write_text(render("defaults").text)
-    proc = run([tool("checkov"), "-d", str(tmp_path / "manifests"), "--framework", "kubernetes",
+@pytest.mark.parametrize("framework", ["kubernetes", "helm"])
+def test_checkov_has_no_unlisted_failures_on_defaults(framework, render, chart_copy, tmp_path):
+    if framework == "kubernetes":
+        target = tmp_path / "manifests"
+        target.mkdir()
+        (target / "defaults.yaml").write_text(render("defaults").text)
+    else:  # checkov runs `helm template` on the chart itself (needs a `helm` on PATH)
+        tool("helm")
+        target = chart_copy
+    proc = run([tool("checkov"), "-d", str(target), "--framework", framework,
                 "--skip-download", "--quiet", "-o", "json"], check=False, cwd=tmp_path)
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(proc.stdout)
     reports = report if isinstance(report, list) else [report]
     summary = reports[0]["summary"]
-    assert summary["passed"] > 100, summary  # the checks really ran
+    assert summary["passed"] > 100 and summary["parsing_errors"] == 0, summary  # the checks really ran
     failed = [(c["check_id"], c["resource"]) for rep in reports for c in rep["results"]["failed_checks"]]
     skips = []
     for line in (HERE / "checkov-skips.txt").read_text().splitlines():
