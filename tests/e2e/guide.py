@@ -156,6 +156,21 @@ def main() -> None:
         cap.exec_cat("scale-up", 2)
         assert counts(run) == sent, counts(run)
 
+        # Runbook: back up app-rust-2's count, lose its claim, restore it into a new claim.
+        claim = f"data-{plan.name}-2"
+        backup = cap.exec_cat("restore", 2)
+        mark = len(run.events)
+        run.scale(render, 2)
+        run.delete_claim(claim)
+        run.create_claim(claim)
+        script = "cat > /app/data/visits.tmp && mv /app/data/visits.tmp /app/data/visits && cat /app/data/visits"
+        restored = run.one_off(claim, script, stdin=backup).stdout
+        run.scale(render, 3)
+        cap.add("restore", "\n".join(run.events[mark:]))
+        cap.add("restore", f"# the one-off pod printed {restored.strip()!r} after writing the backup")
+        assert cap.exec_cat("restore", 2) == backup
+        assert counts(run) == sent, counts(run)
+
         c0 = run.pods[0].container
         for name in (f"{plan.name}-1.{plan.service_name}.{plan.namespace}.svc.cluster.local", f"{plan.service_name}.{plan.namespace}.svc.cluster.local"):
             cap.sh("dns", ["podman", "exec", c0, "/bin/busybox", "nslookup", name])

@@ -691,6 +691,7 @@ class ReplicaRun:
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
         self.created_at = time.monotonic()
+        self.dns_server: str | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -728,7 +729,11 @@ class ReplicaRun:
                 "names. Run scripts/tools/install-podman-dns.sh (dnsname plugin for CNI, "
                 "aardvark-dns for netavark)."
             )
-        self.event(f"network {self.network} created (DNS enabled, subnet {info['subnets'][0]['subnet']})")
+        # The network's DNS server (dnsmasq/aardvark on the gateway) is the pods' only
+        # nameserver, as the cluster DNS is in Kubernetes: a second, upstream nameserver could
+        # answer NXDOMAIN for the pods' names.
+        self.dns_server = info["subnets"][0]["gateway"]
+        self.event(f"network {self.network} created (DNS {self.dns_server}, subnet {info['subnets'][0]['subnet']})")
         return info
 
     # ---- the controller -------------------------------------------------------------------
@@ -847,6 +852,8 @@ class ReplicaRun:
         args += ["--network", self.network]
         for alias in spec.dns_names:
             args += ["--network-alias", alias]
+        if self.dns_server:
+            args += ["--dns", self.dns_server]
         for d in spec.dns_search:
             args += ["--dns-search", d]
         args += ["--dns-option", "ndots:5"]

@@ -228,6 +228,7 @@ def test_7_cluster_view_through_the_stable_dns_names(run, ledger):
     assert run.pods[2].ip in lookup.stdout, lookup.stdout
     resolv = run.exec(0, "cat", "/etc/resolv.conf").stdout
     assert f"search {run.plan.namespace}.svc.cluster.local svc.cluster.local cluster.local" in resolv
+    assert [line.split()[1] for line in resolv.splitlines() if line.startswith("nameserver")] == [run.dns_server]
     everyone = run.exec(0, "/bin/busybox", "nslookup", f"{service}.{run.plan.namespace}.svc.cluster.local").stdout
     assert all(p.ip in everyone for p in run.pods.values()), everyone
 
