@@ -276,6 +276,14 @@ impl Config {
                     because: format!("peerService is set ({})", service.origin),
                 });
             }
+            pod_name.check_with(|name| {
+                crate::cluster::split_ordinal(name).map(|_| ()).map_err(|_| {
+                    "does not end in -<ordinal> like app-rust-0, so the peers cannot be derived \
+                     from it (set POD_NAME from the pod's metadata.name, or list the peers with \
+                     --peers / APP_PEERS instead)"
+                        .into()
+                })
+            })?;
         }
         if let Some(namespace) = &namespace {
             namespace.check(
@@ -657,6 +665,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("namespace"), "{err}");
+    }
+
+    #[test]
+    fn peer_service_needs_a_pod_name_with_an_ordinal() {
+        let derived = [
+            "--peer-service",
+            "app-rust-headless",
+            "--namespace",
+            "default",
+            "--replicas",
+            "3",
+        ];
+        let mut args = derived.to_vec();
+        args.extend(["--pod-name", "laptop"]);
+        let err = resolve(&args).unwrap_err().to_string();
+        assert!(
+            err.contains("--pod-name") && err.contains("\"laptop\"") && err.contains("-<ordinal>"),
+            "{err}"
+        );
+        let mut args = derived.to_vec();
+        args.extend(["--pod-name", "my-app-rust-2"]);
+        let config = resolve(&args).expect("a StatefulSet pod name");
+        assert_eq!(config.replicas, Some(3));
     }
 
     #[test]

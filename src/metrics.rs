@@ -1,5 +1,6 @@
 //! Prometheus metrics (prometheus-client): HTTP requests and latency by route and status, this
-//! replica's visit count, persistence latency, errors and batch sizes, and build info.
+//! replica's visit count, persistence latency, errors and batch sizes, peer queries of the
+//! cluster view, and build info.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::cluster::PeerMetrics;
 use crate::store::{CommitObserver, VisitStore};
 
 /// Labels of `http_requests_total`. `route` is the matched route pattern, never the raw path,
@@ -97,6 +99,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: HistogramFamily<DurationLabels>,
+    peers: PeerMetrics,
 }
 
 impl fmt::Debug for Metrics {
@@ -147,11 +150,19 @@ impl Metrics {
             ]),
         );
         registry.register_collector(Box::new(VisitsCollector { store }));
+        let peers = PeerMetrics::default();
+        peers.register(&mut registry);
         Arc::new(Metrics {
             registry,
             requests,
             durations,
+            peers,
         })
+    }
+
+    /// The cluster view's peer query metrics.
+    pub fn peers(&self) -> &PeerMetrics {
+        &self.peers
     }
 
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {

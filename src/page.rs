@@ -7,6 +7,8 @@ use chrono::{DateTime, Offset, SecondsFormat};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use crate::cluster::PageCluster;
+
 /// What one page shows.
 #[derive(Debug, Clone)]
 pub struct PageView<'a> {
@@ -14,6 +16,8 @@ pub struct PageView<'a> {
     pub pod: &'a str,
     pub visits: u64,
     pub now: DateTime<Tz>,
+    /// The cluster total, when peers are configured.
+    pub cluster: Option<PageCluster>,
 }
 
 /// The JSON form of the page (`Accept: application/json`).
@@ -25,6 +29,9 @@ pub struct PageJson {
     pub time: String,
     pub timezone: String,
     pub utc_offset: String,
+    /// Present when peers are configured: `{"total":N,"complete":bool,"counted":N,"listed":N}`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cluster: Option<PageCluster>,
 }
 
 /// `+03:00` style offset of a zoned time.
@@ -40,6 +47,7 @@ impl PageView<'_> {
             time: self.now.to_rfc3339_opts(SecondsFormat::Secs, false),
             timezone: self.now.timezone().name().to_owned(),
             utc_offset: utc_offset(&self.now),
+            cluster: self.cluster,
         }
     }
 
@@ -77,6 +85,7 @@ impl PageView<'_> {
   dl {{ display: grid; grid-template-columns: auto 1fr; gap: 0.5rem 1rem; margin: 1.5rem 0 0; }}
   dt {{ color: #5b6470; }}
   dd {{ margin: 0; font-weight: 600; overflow-wrap: anywhere; }}
+  .partial {{ font-weight: 400; color: #b45309; }}
   @media (prefers-color-scheme: dark) {{
     body {{ background: #14171c; color: #e8eaed; }}
     main {{ background: #1f242b; box-shadow: none; }}
@@ -95,7 +104,7 @@ impl PageView<'_> {
   </section>
   <dl>
     <dt>Served by</dt><dd id="pod">{pod}</dd>
-    <dt>Visits</dt><dd id="visits">{visits}</dd>
+    <dt>Visits</dt><dd id="visits">{visits}</dd>{cluster}
   </dl>
 </main>
 </body>
@@ -110,8 +119,27 @@ impl PageView<'_> {
             zone_detail = escape(&zone_detail),
             pod = escape(self.pod),
             visits = self.visits,
+            cluster = self.cluster_row(),
         );
         html
+    }
+}
+
+impl PageView<'_> {
+    /// The cluster total row; marked partial when some replicas could not be counted.
+    fn cluster_row(&self) -> String {
+        match self.cluster {
+            None => String::new(),
+            Some(cluster) if cluster.complete => format!(
+                "\n    <dt>All replicas</dt><dd id=\"cluster-total\" data-complete=\"true\">{}</dd>",
+                cluster.total
+            ),
+            Some(cluster) => format!(
+                "\n    <dt>All replicas</dt><dd id=\"cluster-total\" data-complete=\"false\">{} \
+                 <span class=\"partial\">(partial: {} of {} replicas answered)</span></dd>",
+                cluster.total, cluster.counted, cluster.listed
+            ),
+        }
     }
 }
 
@@ -146,6 +174,7 @@ mod tests {
             pod: "app-rust-0",
             visits: 42,
             now,
+            cluster: None,
         }
     }
 
@@ -174,6 +203,39 @@ mod tests {
         assert!(
             !html.contains("http://") && !html.contains("https://"),
             "no external fetches"
+        );
+    }
+
+    #[test]
+    fn shows_the_cluster_total_only_with_peers_and_marks_it_partial() {
+        assert!(!view("Hi").html().contains("cluster-total"));
+        assert_eq!(view("Hi").json().cluster, None);
+        let mut complete = view("Hi");
+        complete.cluster = Some(PageCluster {
+            total: 15,
+            complete: true,
+            counted: 3,
+            listed: 3,
+        });
+        let html = complete.html();
+        assert!(
+            html.contains(r#"<dd id="cluster-total" data-complete="true">15</dd>"#),
+            "{html}"
+        );
+        assert!(!html.contains("partial:"), "{html}");
+        let mut partial = view("Hi");
+        partial.cluster = Some(PageCluster {
+            total: 8,
+            complete: false,
+            counted: 2,
+            listed: 3,
+        });
+        let html = partial.html();
+        assert!(html.contains(r#"data-complete="false">8 <span class="partial">(partial: 2 of 3 replicas answered)</span>"#), "{html}");
+        let json = serde_json::to_value(partial.json()).expect("json");
+        assert_eq!(
+            json["cluster"],
+            serde_json::json!({"total": 8, "complete": false, "counted": 2, "listed": 3})
         );
     }
 

@@ -14,6 +14,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::Config;
 use crate::metrics::{Metrics, PersistMetrics};
 use crate::routes::{AppState, HttpSettings, RoutesError, app};
@@ -27,6 +28,8 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error(transparent)]
     Routes(#[from] RoutesError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +49,22 @@ pub struct Application {
 impl Application {
     /// Opens (locks and loads) the store and binds the listener. Nothing is served yet.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        Application::build_on(config, None).await
+    }
+
+    /// Like `build`, on a listener the caller bound already: tests that must know every
+    /// replica's port before starting any of them (the cluster view's peer lists).
+    pub async fn build_with_listener(
+        config: Config,
+        listener: TcpListener,
+    ) -> Result<Application, StartupError> {
+        Application::build_on(config, Some(listener)).await
+    }
+
+    async fn build_on(
+        config: Config,
+        listener: Option<TcpListener>,
+    ) -> Result<Application, StartupError> {
         let persist = PersistMetrics::default();
         let store =
             VisitStore::open(&config.data_dir, Arc::new(persist.clone())).map_err(|source| {
@@ -55,9 +74,30 @@ impl Application {
                 }
             })?;
         let metrics = Metrics::new(&persist, store.clone());
+        let listener = match listener {
+            Some(listener) => listener,
+            None => {
+                TcpListener::bind(config.listen)
+                    .await
+                    .map_err(|source| StartupError::Bind {
+                        addr: config.listen,
+                        source,
+                    })?
+            }
+        };
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let port = local_addr.port();
+        let cluster = Cluster::new(
+            &ClusterSettings::from_config(&config, local_addr),
+            metrics.peers().clone(),
+        )?;
         let state = AppState::new(
             store,
             metrics,
+            Arc::new(cluster),
             HttpSettings {
                 pod: config.pod_name.clone(),
                 greeting: config.greeting.clone(),
@@ -66,20 +106,6 @@ impl Application {
                 max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
             },
         )?;
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                addr: config.listen,
-                source,
-            })?
-            .port();
         Ok(Application {
             listener,
             port,

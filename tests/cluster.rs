@@ -1,0 +1,631 @@
+//! The cluster view across real instances: three replicas on 127.0.0.1 with explicit peers,
+//! a stopped replica, peers that never answer or answer garbage, and derived peer names
+//! resolved through a fake DNS server on 127.0.0.1 that never answers or says NXDOMAIN.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use app_rust::Config;
+use app_rust::cluster::{
+    Cluster, ClusterSettings, ClusterView, DnsSource, PAGE_PEERS_MAX_AGE, PeerMetrics, PodCount,
+};
+use app_rust::page::PageJson;
+use app_rust::server::{Application, ServeError};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+const PEER_TIMEOUT_MS: u64 = 300;
+const DEADLINE_MS: u64 = 800;
+/// Scheduling slack on a shared 2-core machine running debug builds.
+const MARGIN: Duration = Duration::from_millis(400);
+
+fn deadline_with_margin() -> Duration {
+    Duration::from_millis(DEADLINE_MS) + MARGIN
+}
+
+/// One replica served in-process on a listener bound before any replica starts.
+struct Replica {
+    pod: String,
+    url: String,
+    _data: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<Result<(), ServeError>>>,
+}
+
+impl Replica {
+    fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    /// Graceful stop, as on SIGTERM: listener and every connection closed.
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task does not panic")
+                .expect("the server shuts down cleanly");
+        }
+    }
+}
+
+async fn bind_local() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    (listener, format!("http://{addr}"))
+}
+
+/// Starts `count` replicas `app-rust-<i>`; each one's peer list names every replica (itself
+/// included) plus `extra_peers`.
+async fn start_set(count: usize, extra_peers: &[String]) -> Vec<Replica> {
+    let mut listeners = Vec::new();
+    for _ in 0..count {
+        listeners.push(bind_local().await);
+    }
+    let mut peers: Vec<String> = listeners.iter().map(|(_, url)| url.clone()).collect();
+    peers.extend_from_slice(extra_peers);
+    let mut replicas = Vec::new();
+    for (ordinal, (listener, url)) in listeners.into_iter().enumerate() {
+        let data = tempfile::Builder::new()
+            .prefix("app-rust-cluster-")
+            .tempdir()
+            .expect("a temp dir");
+        let pod = format!("app-rust-{ordinal}");
+        let mut config = Config::for_data_dir(data.path());
+        config.pod_name = pod.clone();
+        config.peers = peers.clone();
+        config.peer_timeout_ms = PEER_TIMEOUT_MS;
+        config.cluster_deadline_ms = DEADLINE_MS;
+        config.log_level = "warn".into();
+        let application = Application::build_with_listener(config, listener)
+            .await
+            .expect("the replica starts");
+        let (tx, rx) = oneshot::channel();
+        let server = tokio::spawn(application.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        replicas.push(Replica {
+            pod,
+            url,
+            _data: data,
+            shutdown: Some(tx),
+            server: Some(server),
+        });
+    }
+    replicas
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a reqwest client")
+}
+
+async fn visit(client: &reqwest::Client, replica: &Replica, times: u64) {
+    for _ in 0..times {
+        let response = client
+            .get(replica.at("/"))
+            .send()
+            .await
+            .expect("the page answers");
+        assert_eq!(response.status(), 200);
+    }
+}
+
+async fn local_count(client: &reqwest::Client, replica: &Replica) -> u64 {
+    let text = client
+        .get(replica.at("/visits"))
+        .send()
+        .await
+        .expect("/visits answers")
+        .text()
+        .await
+        .expect("a body");
+    text.trim().parse().expect("a count")
+}
+
+/// `GET /visits?scope=cluster` and how long it took.
+async fn cluster_view(client: &reqwest::Client, replica: &Replica) -> (ClusterView, Duration) {
+    let started = Instant::now();
+    let response = client
+        .get(replica.at("/visits?scope=cluster"))
+        .send()
+        .await
+        .expect("the cluster view answers");
+    assert_eq!(response.status(), 200);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let view = response.json().await.expect("the cluster view is JSON");
+    (view, started.elapsed())
+}
+
+/// The page reuses the other replicas' counts for `PAGE_PEERS_MAX_AGE` (the visits above were
+/// page views too); wait until the next page asks the peers again.
+async fn let_page_snapshot_expire() {
+    tokio::time::sleep(PAGE_PEERS_MAX_AGE + Duration::from_millis(50)).await;
+}
+
+fn count(replica: &Replica, visits: u64) -> PodCount {
+    PodCount {
+        pod: replica.pod.clone(),
+        visits,
+        url: Some(replica.url.clone()),
+    }
+}
+
+#[tokio::test]
+async fn every_replica_answers_the_exact_total_and_breakdown() {
+    let set = start_set(3, &[]).await;
+    let client = client();
+    for (replica, times) in set.iter().zip([3, 5, 7]) {
+        visit(&client, replica, times).await;
+    }
+    let expected_pods = vec![count(&set[0], 3), count(&set[1], 5), count(&set[2], 7)];
+    for replica in &set {
+        let (view, _) = cluster_view(&client, replica).await;
+        assert_eq!(view.scope, "cluster");
+        assert_eq!(view.pod, replica.pod, "the responder names itself");
+        assert_eq!(view.total, 15);
+        assert!(view.complete, "{view:?}");
+        assert_eq!(view.pods, expected_pods, "asked {}", replica.pod);
+        assert!(view.unreachable.is_empty(), "{view:?}");
+    }
+    // Asking for the cluster view counted no visit anywhere.
+    for (replica, expected) in set.iter().zip([3, 5, 7]) {
+        assert_eq!(local_count(&client, replica).await, expected);
+    }
+
+    // The page counts exactly one visit (here) and shows the cluster total beside it.
+    let_page_snapshot_expire().await;
+    let page: PageJson = client
+        .get(set[1].at("/"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("the page answers")
+        .json()
+        .await
+        .expect("the page is JSON");
+    assert_eq!(page.visits, 6);
+    let cluster = page.cluster.expect("peers are configured");
+    assert_eq!((cluster.total, cluster.complete), (16, true));
+    assert_eq!((cluster.counted, cluster.listed), (3, 3));
+    let html = client
+        .get(set[0].at("/"))
+        .send()
+        .await
+        .expect("the page answers")
+        .text()
+        .await
+        .expect("a body");
+    // 3+1 here, 6 and 7 from the peers.
+    assert!(html.contains(r#"<dd id="visits">4</dd>"#), "{html}");
+    assert!(
+        html.contains(r#"<dd id="cluster-total" data-complete="true">17</dd>"#),
+        "{html}"
+    );
+    for (replica, expected) in set.iter().zip([4, 6, 7]) {
+        assert_eq!(local_count(&client, replica).await, expected);
+    }
+
+    for replica in set {
+        replica.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_replica_makes_the_answer_incomplete_within_the_deadline() {
+    let mut set = start_set(3, &[]).await;
+    let client = client();
+    for (replica, times) in set.iter().zip([3, 5, 7]) {
+        visit(&client, replica, times).await;
+    }
+    // Warm the peers' connection pools so that the stop also closes pooled connections.
+    let (view, _) = cluster_view(&client, &set[0]).await;
+    assert_eq!((view.total, view.complete), (15, true));
+
+    let stopped = set.pop().expect("three replicas");
+    let stopped_url = stopped.url.clone();
+    stopped.stop().await;
+
+    for replica in &set {
+        let (view, elapsed) = cluster_view(&client, replica).await;
+        assert!(elapsed < deadline_with_margin(), "took {elapsed:?}");
+        assert!(!view.complete, "{view:?}");
+        assert_eq!(view.total, 8);
+        assert_eq!(view.pods, vec![count(&set[0], 3), count(&set[1], 5)]);
+        assert_eq!(view.unreachable.len(), 1, "{view:?}");
+        assert_eq!(view.unreachable[0].url, stopped_url);
+        assert!(
+            view.unreachable[0].error.starts_with("connection failed"),
+            "{view:?}"
+        );
+    }
+
+    // Local visits are not affected; the page marks the total as partial.
+    let_page_snapshot_expire().await;
+    let started = Instant::now();
+    let html = client
+        .get(set[0].at("/"))
+        .send()
+        .await
+        .expect("the page answers")
+        .text()
+        .await
+        .expect("a body");
+    assert!(started.elapsed() < deadline_with_margin());
+    assert!(html.contains(r#"<dd id="visits">4</dd>"#), "{html}");
+    assert!(
+        html.contains(r#"data-complete="false">9 <span class="partial">(partial: 2 of 3 replicas answered)</span>"#),
+        "{html}"
+    );
+    assert_eq!(local_count(&client, &set[0]).await, 4);
+    assert_eq!(local_count(&client, &set[1]).await, 5);
+
+    for replica in set {
+        replica.stop().await;
+    }
+}
+
+/// A TCP server on 127.0.0.1 that accepts connections and never answers.
+async fn silent_peer() -> (String, JoinHandle<()>) {
+    let (listener, url) = bind_local().await;
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (url, task)
+}
+
+/// A TCP server on 127.0.0.1 that reads a request and answers `answer`, then closes.
+async fn scripted_peer(answer: Vec<u8>) -> (String, JoinHandle<()>) {
+    let (listener, url) = bind_local().await;
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(&answer).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (url, task)
+}
+
+fn http_answer(content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(body);
+    answer
+}
+
+#[tokio::test]
+async fn silent_and_garbage_peers_are_unreachable_within_the_deadline() {
+    let (silent, silent_task) = silent_peer().await;
+    let (not_http, not_http_task) =
+        scripted_peer(b"\x00\x01garbage, not HTTP\r\n\r\n".to_vec()).await;
+    let (bad_json, bad_json_task) = scripted_peer(http_answer(
+        "application/json",
+        br#"{"visits":-3,"pod":"x"}"#,
+    ))
+    .await;
+    let (huge, huge_task) =
+        scripted_peer(http_answer("application/json", &vec![b' '; 1 << 20])).await;
+    let extra = vec![
+        silent.clone(),
+        not_http.clone(),
+        bad_json.clone(),
+        huge.clone(),
+    ];
+    let set = start_set(2, &extra).await;
+    let client = client();
+    visit(&client, &set[0], 2).await;
+    visit(&client, &set[1], 3).await;
+
+    let (view, elapsed) = cluster_view(&client, &set[0]).await;
+    assert!(elapsed < deadline_with_margin(), "took {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(PEER_TIMEOUT_MS),
+        "the silent peer was waited for up to its timeout: {elapsed:?}"
+    );
+    assert!(!view.complete);
+    assert_eq!(view.total, 5);
+    assert_eq!(view.pods, vec![count(&set[0], 2), count(&set[1], 3)]);
+    let errors: Vec<(&str, &str)> = view
+        .unreachable
+        .iter()
+        .map(|u| (u.url.as_str(), u.error.as_str()))
+        .collect();
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    assert_eq!(errors[0], (silent.as_str(), "timeout after 300 ms"));
+    assert_eq!(errors[1].0, not_http);
+    assert!(
+        errors[1].1.starts_with("HTTP exchange failed"),
+        "{errors:?}"
+    );
+    assert_eq!(errors[2].0, bad_json);
+    assert!(errors[2].1.starts_with("invalid answer"), "{errors:?}");
+    assert_eq!(errors[3], (huge.as_str(), "answer larger than 4096 bytes"));
+
+    // The page still counts exactly one visit, bounded by the deadline.
+    let_page_snapshot_expire().await;
+    let started = Instant::now();
+    let page: PageJson = client
+        .get(set[0].at("/"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("the page answers")
+        .json()
+        .await
+        .expect("the page is JSON");
+    assert!(started.elapsed() < deadline_with_margin());
+    assert_eq!(page.visits, 3);
+    let cluster = page.cluster.expect("peers are configured");
+    assert_eq!(
+        (
+            cluster.total,
+            cluster.complete,
+            cluster.counted,
+            cluster.listed
+        ),
+        (6, false, 2, 6)
+    );
+
+    // The peer metrics count what happened.
+    let metrics = client
+        .get(set[0].at("/metrics"))
+        .send()
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("a body");
+    let sample = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no sample {name} in\n{metrics}"))
+    };
+    assert!(sample(r#"app_peer_errors_total{reason="timeout"}"#) >= 2.0);
+    assert!(sample(r#"app_peer_errors_total{reason="http"}"#) >= 2.0);
+    assert!(sample(r#"app_peer_errors_total{reason="invalid_answer"}"#) >= 2.0);
+    assert!(sample(r#"app_peer_errors_total{reason="too_large"}"#) >= 2.0);
+    assert!(sample(r#"app_peer_request_duration_seconds_count{outcome="ok"}"#) >= 2.0);
+    assert!(sample(r#"app_peer_request_duration_seconds_count{outcome="timeout"}"#) >= 2.0);
+
+    for replica in set {
+        replica.stop().await;
+    }
+    for task in [silent_task, not_http_task, bad_json_task, huge_task] {
+        task.abort();
+    }
+}
+
+#[tokio::test]
+async fn peers_are_asked_for_their_local_count_only() {
+    // A fake peer that records every request head and answers a valid local count.
+    let (listener, url) = bind_local().await;
+    let (heads_tx, mut heads_rx) = mpsc::unbounded_channel::<String>();
+    let recorder = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let heads_tx = heads_tx.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = heads_tx.send(String::from_utf8_lossy(&head).into_owned());
+                let body = br#"{"visits":40,"pod":"elsewhere-0"}"#;
+                let _ = stream
+                    .write_all(&http_answer("application/json", body))
+                    .await;
+            });
+        }
+    });
+    let set = start_set(1, std::slice::from_ref(&url)).await;
+    let client = client();
+    visit(&client, &set[0], 2).await;
+    let (view, _) = cluster_view(&client, &set[0]).await;
+    assert_eq!(view.total, 42);
+    assert!(view.complete, "{view:?}");
+    assert_eq!(
+        view.pods,
+        vec![
+            count(&set[0], 2),
+            PodCount {
+                pod: "elsewhere-0".into(),
+                visits: 40,
+                url: Some(url),
+            }
+        ]
+    );
+    for replica in set {
+        replica.stop().await;
+    }
+    recorder.abort();
+    let mut heads = Vec::new();
+    while let Ok(head) = heads_rx.try_recv() {
+        heads.push(head);
+    }
+    // The page asked (then reused the answer for a while) and the cluster view asked; never
+    // scope=cluster, which would make every replica ask every other one again.
+    assert!(heads.len() >= 2, "{heads:?}");
+    for head in heads {
+        assert_eq!(head.lines().next(), Some("GET /visits HTTP/1.1"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("\r\naccept: application/json\r\n"),
+            "{head}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lone_replica_answers_for_itself() {
+    let data = tempfile::tempdir().expect("a temp dir");
+    let mut config = Config::for_data_dir(data.path());
+    config.pod_name = "solo-0".into();
+    let application = Application::build(config).await.expect("starts");
+    let url = format!("http://127.0.0.1:{}", application.port());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    let client = client();
+    let page: PageJson = client
+        .get(format!("{url}/"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("the page answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(page.cluster, None, "no cluster total without peers");
+    let view: ClusterView = client
+        .get(format!("{url}/visits?scope=cluster"))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!((view.total, view.complete), (1, true));
+    assert_eq!(
+        view.pods,
+        vec![PodCount {
+            pod: "solo-0".into(),
+            visits: 1,
+            url: None
+        }]
+    );
+    let _ = tx.send(());
+    server.await.expect("no panic").expect("clean stop");
+}
+
+/// A DNS server on 127.0.0.1 (UDP) that answers NXDOMAIN for names starting with
+/// `missing_prefix` and never answers anything else, like a name server that is down.
+async fn fake_dns(missing_prefix: &'static str) -> (SocketAddr, JoinHandle<()>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp");
+    let addr = socket.local_addr().expect("udp address");
+    let task = tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let query = &buf[..n];
+            let Some((name, question_end)) = question(query) else {
+                continue;
+            };
+            if !name.starts_with(missing_prefix) {
+                continue;
+            }
+            let mut answer = query[..question_end].to_vec();
+            answer[2] = 0x80 | (query[2] & 0x79); // QR, opcode, RD
+            answer[3] = 0x80 | 3; // RA, RCODE=NXDOMAIN
+            answer[6..12].fill(0); // no answer, authority or additional records
+            let _ = socket.send_to(&answer, from).await;
+        }
+    });
+    (addr, task)
+}
+
+/// The first question's name (dotted, lowercase) and where the question section ends.
+fn question(packet: &[u8]) -> Option<(String, usize)> {
+    let mut at = 12;
+    let mut labels = Vec::new();
+    loop {
+        let len = usize::from(*packet.get(at)?);
+        at += 1;
+        if len == 0 {
+            break;
+        }
+        labels.push(String::from_utf8_lossy(packet.get(at..at + len)?).to_ascii_lowercase());
+        at += len;
+    }
+    let end = at + 4;
+    (end <= packet.len()).then(|| (labels.join("."), end))
+}
+
+#[tokio::test]
+async fn derived_peers_that_do_not_resolve_never_block_the_answer() {
+    // Derived names: app-rust-0 (us), app-rust-1 (NXDOMAIN: not created yet), app-rust-2
+    // (the name server never answers).
+    let (dns, dns_task) = fake_dns("app-rust-1.").await;
+    let settings = ClusterSettings {
+        pod_name: "app-rust-0".into(),
+        listen: "127.0.0.1:8080".parse().expect("address"),
+        peers: Vec::new(),
+        peer_service: Some("app-rust-headless".into()),
+        namespace: Some("default".into()),
+        replicas: Some(3),
+        ordinal_start: 0,
+        cluster_domain: "cluster.local".into(),
+        peer_timeout: Duration::from_millis(PEER_TIMEOUT_MS),
+        cluster_deadline: Duration::from_millis(DEADLINE_MS),
+        dns: DnsSource::NameServer(dns),
+    };
+    let cluster = Cluster::new(&settings, PeerMetrics::default()).expect("derived peers");
+    let started = Instant::now();
+    let view = cluster.view(9).await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(PEER_TIMEOUT_MS) + MARGIN,
+        "took {elapsed:?}"
+    );
+    assert_eq!((view.total, view.complete), (9, false));
+    assert_eq!(
+        view.pods,
+        vec![PodCount {
+            pod: "app-rust-0".into(),
+            visits: 9,
+            url: Some("http://app-rust-0.app-rust-headless.default.svc.cluster.local.:8080".into()),
+        }]
+    );
+    let unreachable: Vec<(Option<&str>, &str)> = view
+        .unreachable
+        .iter()
+        .map(|u| (u.pod.as_deref(), u.error.as_str()))
+        .collect();
+    assert_eq!(unreachable.len(), 2, "{unreachable:?}");
+    assert_eq!(unreachable[0].0, Some("app-rust-1"));
+    assert!(
+        unreachable[0].1.starts_with("DNS lookup failed"),
+        "{unreachable:?}"
+    );
+    assert_eq!(unreachable[1], (Some("app-rust-2"), "timeout after 300 ms"));
+    assert_eq!(
+        view.unreachable[1].url,
+        "http://app-rust-2.app-rust-headless.default.svc.cluster.local.:8080"
+    );
+    dns_task.abort();
+}
