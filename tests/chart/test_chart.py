@@ -234,6 +234,47 @@ def test_schema_rejects_bad_values(helm_name, bad, complaint):
     assert "schema" in proc.stderr and (complaint in proc.stderr or dotted in proc.stderr), proc.stderr
 
 
+# Objects whose content is a Kubernetes type passed through verbatim (validated by
+# kubernetes-validate --strict on the rendered output) or a free-form string map.
+PASS_THROUGH = {"global", "affinity.nodeAffinity", "affinity.podAffinity", "affinity.podAntiAffinity",
+                "lifecycle.preStop", "lifecycle.postStart", "podSecurityContext.seLinuxOptions",
+                "podSecurityContext.appArmorProfile", "podSecurityContext.windowsOptions",
+                "containerSecurityContext.seLinuxOptions", "containerSecurityContext.appArmorProfile",
+                "containerSecurityContext.windowsOptions"}
+
+
+def test_schema_is_strict_everywhere():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    loose = []
+
+    def walk(node: dict, path: str):
+        if not isinstance(node, dict):
+            return
+        for sub in node.get("anyOf", []):
+            walk(sub, path)
+        if node.get("type") == "object" or "properties" in node:
+            if "properties" in node:
+                if node.get("additionalProperties") is not False:
+                    loose.append(path)
+            elif "additionalProperties" not in node and path not in PASS_THROUGH:
+                loose.append(path)
+            for key, sub in node.get("properties", {}).items():
+                walk(sub, f"{path}.{key}" if path else key)
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], f"{path}[]")
+
+    walk(schema, "")
+    # Lists of Kubernetes objects (tolerations, envFrom, extraVolumes, ...) are passed through.
+    loose = [p for p in loose if not p.endswith("[]")]
+    assert not loose, f"objects in values.schema.json that accept unknown keys: {loose}"
+
+
+def test_kube_version_constraint(helm4):
+    proc = run([helm4, "template", "app-rust", str(CHART), "--kube-version", "1.24.0"], check=False)
+    assert proc.returncode != 0 and "kubeVersion" in proc.stderr + proc.stdout, proc.stderr
+    run([helm4, "template", "app-rust", str(CHART), "--kube-version", "1.25.0"])
+
+
 def test_schema_accepts_every_matrix_values_file(render):
     for name in CASE_NAMES:
         assert render(name).docs
