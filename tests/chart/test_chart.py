@@ -275,6 +275,21 @@ def test_kube_version_constraint(helm4):
     run([helm4, "template", "app-rust", str(CHART), "--kube-version", "1.25.0"])
 
 
+@pytest.mark.parametrize(
+    "bad, complaint",
+    [
+        (("terminationGracePeriodSeconds=5",), "must exceed config.shutdownTimeoutMs"),
+        (("terminationGracePeriodSeconds=20", "config.shutdownTimeoutMs=20000"), "must exceed config.shutdownTimeoutMs"),
+        (("hooks.activeDeadlineSeconds=60",), "must exceed hooks.postInstall.waitMs"),
+        (("persistence.accessModes={ReadWriteOncePod,ReadWriteOnce}",), "ReadWriteOncePod"),
+    ],
+)
+def test_cross_value_checks_fail_early(helm4, bad, complaint):
+    args = [a for s in bad for a in ("--set", s)]
+    proc = run([helm4, "template", "app-rust", str(CHART), *args], check=False)
+    assert proc.returncode != 0 and complaint in proc.stderr, proc.stderr
+
+
 def test_schema_accepts_every_matrix_values_file(render):
     for name in CASE_NAMES:
         assert render(name).docs

@@ -1,0 +1,19 @@
+{{- /*
+Cross-value checks the JSON schema cannot express. Included by the StatefulSet template so they
+run on every install, upgrade and template.
+*/ -}}
+{{- define "app-rust.validateValues" -}}
+{{- $shutdownMs := int (.Values.config.shutdownTimeoutMs | default 10000) -}}
+{{- if le (mul (int .Values.terminationGracePeriodSeconds) 1000) $shutdownMs -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d s) must exceed config.shutdownTimeoutMs (%d ms), or the kubelet kills replicas while they drain requests" (int .Values.terminationGracePeriodSeconds) $shutdownMs) -}}
+{{- end -}}
+{{- if and .Values.hooks.postInstall.enabled (le (mul (int .Values.hooks.activeDeadlineSeconds) 1000) (int .Values.hooks.postInstall.waitMs)) -}}
+{{- fail (printf "hooks.activeDeadlineSeconds (%d s) must exceed hooks.postInstall.waitMs (%d ms), or the Job is killed before it reports" (int .Values.hooks.activeDeadlineSeconds) (int .Values.hooks.postInstall.waitMs)) -}}
+{{- end -}}
+{{- if and .Values.persistence.enabled (has "ReadWriteOncePod" .Values.persistence.accessModes) (gt (len .Values.persistence.accessModes) 1) -}}
+{{- fail "persistence.accessModes: ReadWriteOncePod cannot be combined with other access modes" -}}
+{{- end -}}
+{{- if and .Values.vault.enabled (not .Values.vault.role) -}}
+{{- fail "vault.role is required when vault.enabled is true" -}}
+{{- end -}}
+{{- end -}}
