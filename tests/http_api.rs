@@ -59,6 +59,15 @@ async fn probes_scrapes_and_unknown_paths_do_not_count() {
         assert_eq!(get_text(&client, &app.url("/nope")).await.0, 404);
         assert_eq!(get_text(&client, &app.url("/index.html")).await.0, 404);
         assert_eq!(get_text(&client, &app.url("/favicon.ico")).await.0, 404);
+        let head = client.head(app.url("/")).send().await.unwrap();
+        assert_eq!(head.status(), 200, "HEAD / answers like GET / ...");
+        assert!(
+            head.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert_eq!(head.text().await.unwrap(), "", "... without a body ...");
         for method in [
             reqwest::Method::POST,
             reqwest::Method::PUT,
@@ -73,7 +82,11 @@ async fn probes_scrapes_and_unknown_paths_do_not_count() {
             assert_eq!(status, 405, "{method} / is not allowed");
         }
     }
-    assert_eq!(visits(&client, &app).await, 1);
+    assert_eq!(
+        visits(&client, &app).await,
+        1,
+        "... and without counting a visit"
+    );
     assert_eq!(file_count(dir.path()), 1);
     app.stop().await;
 }
