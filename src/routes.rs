@@ -20,6 +20,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::cluster::Cluster;
 use crate::metrics::Metrics;
 use crate::page::PageView;
 use crate::store::VisitStore;
@@ -45,6 +46,7 @@ pub struct AppState {
 struct Shared {
     store: VisitStore,
     metrics: Arc<Metrics>,
+    cluster: Arc<Cluster>,
     pod: String,
     served_by: HeaderValue,
     greeting: String,
@@ -68,6 +70,7 @@ impl AppState {
     pub fn new(
         store: VisitStore,
         metrics: Arc<Metrics>,
+        cluster: Arc<Cluster>,
         settings: HttpSettings,
     ) -> Result<AppState, RoutesError> {
         let served_by = HeaderValue::from_str(&settings.pod)
@@ -76,6 +79,7 @@ impl AppState {
             inner: Arc::new(Shared {
                 store,
                 metrics,
+                cluster,
                 pod: settings.pod,
                 served_by,
                 greeting: settings.greeting,
@@ -102,6 +106,10 @@ impl AppState {
 
     pub fn pod(&self) -> &str {
         &self.inner.pod
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.inner.cluster
     }
 }
 
@@ -197,16 +205,20 @@ fn wants_json(headers: &HeaderMap) -> bool {
 
 const NO_STORE: (HeaderName, &str) = (CACHE_CONTROL, "no-store");
 
-/// `GET /`: counts exactly one visit, answered once it is durable.
+/// `GET /`: counts exactly one visit, answered once it is durable. With peers, also shows the
+/// cluster total (peers' counts at most `PAGE_PEERS_MAX_AGE` old, bounded by the cluster
+/// deadline; peers being down never fails the page).
 async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let shared = &state.inner;
     match shared.store.record_visit().await {
         Ok(visits) => {
+            let cluster = shared.cluster.page_total(visits).await;
             let view = PageView {
                 greeting: &shared.greeting,
                 pod: &shared.pod,
                 visits,
                 now: Utc::now().with_timezone(&shared.timezone),
+                cluster,
             };
             if wants_json(&headers) {
                 ([NO_STORE], Json(view.json())).into_response()
@@ -303,12 +315,13 @@ async fn visits(
                 ([NO_STORE], format!("{visits}\n")).into_response()
             }
         }
-        // Extension point: the cluster view (peer fan-out) is added by the `cluster` module.
-        Scope::Cluster => (
-            StatusCode::NOT_IMPLEMENTED,
-            "scope=cluster is not available in this build yet\n",
-        )
-            .into_response(),
+        // Always JSON: the breakdown and the unreachable peers do not fit a bare number. Peers
+        // are asked for their local count only, so this never fans out further.
+        Scope::Cluster => {
+            let local = state.inner.store.durable();
+            let view = state.inner.cluster.view(local).await;
+            ([NO_STORE], Json(view)).into_response()
+        }
     }
 }
 
