@@ -176,6 +176,12 @@ impl Peer {
         })
     }
 
+    fn has_ip_host(&self) -> bool {
+        self.visits_uri
+            .host()
+            .is_some_and(|host| host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok())
+    }
+
     /// The URL this replica asks: `<base>/visits`.
     pub fn visits_url(&self) -> String {
         self.visits_uri.to_string()
@@ -632,6 +638,14 @@ struct PeerResolver {
 }
 
 impl PeerResolver {
+    /// For peer lists of IP addresses only: the connector never calls a resolver for those,
+    /// so the system DNS configuration is not even read.
+    fn unused() -> PeerResolver {
+        PeerResolver {
+            resolver: Err(Arc::from("no DNS configured: every peer is an IP address")),
+        }
+    }
+
     fn new(source: DnsSource, lookup_timeout: Duration) -> PeerResolver {
         let builder = match source {
             DnsSource::System => TokioResolver::builder_tokio(),
@@ -740,12 +754,20 @@ impl Cluster {
     pub fn new(settings: &ClusterSettings, metrics: PeerMetrics) -> Result<Cluster, ClusterError> {
         let peers = discover(settings)?;
         let per_peer = settings.peer_timeout.min(settings.cluster_deadline);
-        // The per-peer timeout around each query bounds lookups; the resolver's own timeout
-        // is longer so that a silent name server reads as "timeout after N ms" like any other.
-        let resolver = PeerResolver::new(settings.dns, per_peer * 2);
+        // The per-peer timeout around each query bounds lookups and connects; their own
+        // timeouts are longer so that a silent name server or a black-holed address reads as
+        // "timeout after N ms" like any other slow peer.
+        let needs_dns = peers
+            .iter()
+            .any(|peer| !peer.is_self && !peer.has_ip_host());
+        let resolver = if needs_dns {
+            PeerResolver::new(settings.dns, per_peer * 2)
+        } else {
+            PeerResolver::unused()
+        };
         let mut connector = HttpConnector::new_with_resolver(resolver);
         connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(per_peer));
+        connector.set_connect_timeout(Some(per_peer * 2));
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
@@ -1117,6 +1139,18 @@ mod tests {
         let peers = discover(&s).expect("base path");
         assert_eq!(peers[0].url, "http://a:1/base");
         assert_eq!(peers[0].visits_url(), "http://a:1/base/visits");
+    }
+
+    #[test]
+    fn knows_which_peers_need_dns() {
+        let peer = |url: &str| Peer::new(url, None, false).expect("peer");
+        assert!(peer("http://127.0.0.1:8080").has_ip_host());
+        assert!(peer("http://[::1]:8080/").has_ip_host());
+        assert!(
+            !peer("http://app-rust-0.app-rust-headless.default.svc.cluster.local.:8080")
+                .has_ip_host()
+        );
+        assert!(!peer("http://localhost:8080").has_ip_host());
     }
 
     #[test]
