@@ -661,9 +661,14 @@ mod tests {
 
     #[test]
     fn peer_service_needs_namespace_and_replicas() {
-        let err = resolve(&["--peer-service", "app-rust-headless"])
-            .unwrap_err()
-            .to_string();
+        let err = resolve(&[
+            "--peer-service",
+            "app-rust-headless",
+            "--pod-name",
+            "app-rust-0",
+        ])
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("namespace"), "{err}");
     }
 
