@@ -10,7 +10,7 @@
 # containers.conf are kept as they are.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=env.sh
+# shellcheck source=scripts/tools/env.sh
 source "$here/env.sh"
 
 sudo_cmd=""

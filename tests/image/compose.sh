@@ -7,7 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 image="$1" dir="$2" project="$3"
-# shellcheck source=../../scripts/tools/env.sh
+# shellcheck source=scripts/tools/env.sh
 source "$root/scripts/tools/env.sh"
 
 fail() { echo "FAIL: compose: $*" >&2; exit 1; }

@@ -16,7 +16,7 @@ here="$root/tests/image"
 cd "$root"
 
 bash "$root/scripts/tools/install-podman.sh" >/dev/null
-# shellcheck source=../../scripts/tools/env.sh
+# shellcheck source=scripts/tools/env.sh
 source "$root/scripts/tools/env.sh"
 
 max_bytes="${IMAGE_MAX_COMPRESSED_BYTES:-20000000}"
