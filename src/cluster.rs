@@ -430,6 +430,29 @@ pub struct ClusterView {
     pub unreachable: Vec<Unreachable>,
 }
 
+impl ClusterView {
+    /// The plain-text form (`Accept: text/plain`): a summary line, one line per counted
+    /// replica (`pod visits url`), one per unreachable one.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "total {} ({}: {} of {} replicas counted)\n",
+            self.total,
+            if self.complete { "complete" } else { "partial" },
+            self.pods.len(),
+            self.pods.len() + self.unreachable.len()
+        );
+        for pod in &self.pods {
+            let url = pod.url.as_deref().unwrap_or("-");
+            out.push_str(&format!("{} {} {url}\n", pod.pod, pod.visits));
+        }
+        for peer in &self.unreachable {
+            let pod = peer.pod.as_deref().unwrap_or("?");
+            out.push_str(&format!("unreachable {pod} {}: {}\n", peer.url, peer.error));
+        }
+        out
+    }
+}
+
 /// What asking one peer gave.
 #[derive(Debug, Clone)]
 pub struct PeerOutcome {
@@ -1293,6 +1316,30 @@ mod tests {
         let view = assemble("p-0", 1, &peers[..2], &[timeout]);
         assert_eq!(view.unreachable[0].error, "timeout after 300 ms");
         assert_eq!((view.total, view.complete), (1, false));
+    }
+
+    #[test]
+    fn the_text_form_has_a_summary_and_a_line_per_replica() {
+        let mut peers = explicit(&["http://a:1", "http://b:1", "http://c:1"], Some(0));
+        peers[2].expected_pod = Some("p-2".into());
+        let outcomes = [
+            answered(&peers[1], "p-1", 4),
+            PeerOutcome {
+                peer: peers[2].clone(),
+                result: Err(PeerError::Timeout(Duration::from_millis(300))),
+            },
+        ];
+        assert_eq!(
+            assemble("p-0", 3, &peers, &outcomes).text(),
+            "total 7 (partial: 2 of 3 replicas counted)\n\
+             p-0 3 http://a:1\n\
+             p-1 4 http://b:1\n\
+             unreachable p-2 http://c:1: timeout after 300 ms\n"
+        );
+        assert_eq!(
+            assemble("p-9", 2, &[], &[]).text(),
+            "total 2 (complete: 1 of 1 replicas counted)\np-9 2 -\n"
+        );
     }
 
     #[test]

@@ -203,6 +203,16 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .any(|value| value.contains("application/json"))
 }
 
+/// Asks for plain text rather than JSON (the cluster view is JSON unless asked this way).
+fn prefers_text(headers: &HeaderMap) -> bool {
+    !wants_json(headers)
+        && headers
+            .get_all(ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|value| value.contains("text/plain"))
+}
+
 const NO_STORE: (HeaderName, &str) = (CACHE_CONTROL, "no-store");
 
 /// `GET /`: counts exactly one visit, answered once it is durable. With peers, also shows the
@@ -315,12 +325,17 @@ async fn visits(
                 ([NO_STORE], format!("{visits}\n")).into_response()
             }
         }
-        // Always JSON: the breakdown and the unreachable peers do not fit a bare number. Peers
-        // are asked for their local count only, so this never fans out further.
+        // JSON unless text/plain is asked for: the breakdown and the unreachable peers do not
+        // fit a bare number. Peers are asked for their local count only, so this never fans
+        // out further.
         Scope::Cluster => {
             let local = state.inner.store.durable();
             let view = state.inner.cluster.view(local).await;
-            ([NO_STORE], Json(view)).into_response()
+            if prefers_text(&headers) {
+                ([NO_STORE], view.text()).into_response()
+            } else {
+                ([NO_STORE], Json(view)).into_response()
+            }
         }
     }
 }

@@ -187,6 +187,21 @@ async fn every_replica_answers_the_exact_total_and_breakdown() {
         assert_eq!(view.pods, expected_pods, "asked {}", replica.pod);
         assert!(view.unreachable.is_empty(), "{view:?}");
     }
+    // The plain-text form, for people with curl.
+    let text = client
+        .get(set[2].at("/visits?scope=cluster"))
+        .header("accept", "text/plain")
+        .send()
+        .await
+        .expect("the cluster view answers")
+        .text()
+        .await
+        .expect("a body");
+    let expected_text = format!(
+        "total 15 (complete: 3 of 3 replicas counted)\n{} 3 {}\n{} 5 {}\n{} 7 {}\n",
+        set[0].pod, set[0].url, set[1].pod, set[1].url, set[2].pod, set[2].url
+    );
+    assert_eq!(text, expected_text);
     // Asking for the cluster view counted no visit anywhere.
     for (replica, expected) in set.iter().zip([3, 5, 7]) {
         assert_eq!(local_count(&client, replica).await, expected);
