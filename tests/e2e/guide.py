@@ -52,14 +52,16 @@ class Capture:
 
     def http(self, block: str, ordinal: int, path: str, json_accept: bool = True) -> dict:
         pod = self.run.pods[ordinal]
+        t = time.monotonic()
         status, headers, body = self.run.get(ordinal, path, accept_json=json_accept)
+        took_ms = (time.monotonic() - t) * 1000
         hdr = " -H 'Accept: application/json'" if json_accept else ""
         text = body.decode()
         try:
             text = json.dumps(json.loads(text), indent=2)
         except ValueError:
             pass
-        self.add(block, f"$ curl -s{hdr} '{pod.url(path)}'    # {pod.spec.name}, HTTP {status}, X-Served-By: {headers.get('x-served-by')}\n{text}")
+        self.add(block, f"$ curl -s{hdr} '{pod.url(path)}'    # {pod.spec.name}: HTTP {status} in {took_ms:.0f} ms, X-Served-By: {headers.get('x-served-by')}\n{text}")
         return json.loads(body) if json_accept else {}
 
 
@@ -108,10 +110,9 @@ def main() -> None:
         cap.add("render", f"$ {shlex.join(cmd)}   # Helm {subprocess.run([replicas.helm_binary(), 'version', '--template', '{{.Version}}'], capture_output=True, text=True).stdout}")
         cap.add("render", "rendered: " + ", ".join(f"{d['kind']}/{d['metadata']['name']}" for d in plan.documents if not replicas.is_hook(d)))
         cap.add("render", f"StatefulSet {plan.name}: replicas {plan.replicas}, serviceName {plan.service_name}, podManagementPolicy {plan.pod_management_policy}, updateStrategy {plan.update_strategy}, claim templates {list(plan.claim_templates)}, retention whenScaled={plan.retention_when_scaled} whenDeleted={plan.retention_when_deleted}")
+        run.create_network()
         args = run.podman_run_args(plan.pod(1))
         cap.add("podman-run", "$ podman " + " \\\n    ".join(_group(args)))
-
-        run.create_network()
         run.apply(plan)
         cap.add("events-install", "\n".join(run.events))
         ps(cap, "get")
@@ -127,7 +128,7 @@ def main() -> None:
         status, _, html = run.get(1, "/")
         assert status == 200
         title = re.search(r"<h1[^>]*>(.*?)</h1>", html.decode(), re.S)
-        cap.add("page", f"$ curl -s '{run.pods[1].url('/')}' | grep -o '<h1>.*</h1>'\n{title.group(0) if title else '(no <h1>)'}")
+        cap.add("page", f"$ curl -s '{run.pods[1].url('/')}' | grep -o '<h1.*</h1>'\n{title.group(0) if title else '(no <h1>)'}")
         cap.exec_cat("page", 0, "/etc/app-rust/config.json")
         sent = {0: PLAN[0] + 1, 1: PLAN[1] + 1, 2: PLAN[2]}
 
@@ -189,9 +190,9 @@ def main() -> None:
         t0 = run.created_at
         cap.add("probes", "\n".join(f"{r.at - t0:7.2f}s {r.pod:12} {r.kind:9} {r.url:32} {'ok' if r.ok else 'FAIL'}  {r.detail}" for r in probes))
         live = [r for r in run.probe_log if r.kind == "liveness"]
-        cap.add("probes", f"... {len(run.probe_log)} probes in this run ({len(live)} liveness), none counted a visit: final counts {counts(run)} == visits sent {sent}")
+        cap.add("probes", f"... {len(run.probe_log)} probes in this run ({len(live)} liveness), none counted a visit: final counts {dict(sorted(counts(run).items()))} == visits sent {sent}")
         assert counts(run) == sent
-        cap.add("figures", f"run {run.run_id}: {time.monotonic() - started:.1f}s from render to the last check, podman {subprocess.run(['podman', '--version'], capture_output=True, text=True).stdout.strip()}, network backend {replicas.podman('info', '--format', '{{.Host.NetworkBackend}}').stdout.strip()}")
+        cap.add("figures", f"run {run.run_id}: {time.monotonic() - started:.1f}s from render to the last check, {subprocess.run(['podman', '--version'], capture_output=True, text=True).stdout.strip()}, network backend {replicas.podman('info', '--format', '{{.Host.NetworkBackend}}').stdout.strip()}")
         blocks = cap.blocks
 
     write(blocks)

@@ -765,14 +765,20 @@ class ReplicaRun:
                     self.event(f"claim {claim} deleted (whenScaled: Delete)")
         # Create missing pods: all at once under Parallel, one after another under OrderedReady.
         missing = sorted(desired - set(self.pods))
-        for ordinal in missing:
-            self.create_pod(plan.pod(ordinal))
-            if plan.pod_management_policy == "OrderedReady" and wait:
-                self.wait_ready(ordinal)
-        if wait and plan.pod_management_policy == "Parallel" and missing:
-            # The kubelet probes every pod on its own schedule: wait for them side by side.
+        if plan.pod_management_policy == "OrderedReady" or not wait:
+            for ordinal in missing:
+                self.create_pod(plan.pod(ordinal))
+                if wait:
+                    self.wait_ready(ordinal)
+        elif missing:
+            # Parallel: every pod is created without waiting for the others, and the kubelet
+            # probes each one on its own schedule from its start.
             with ThreadPoolExecutor(max_workers=len(missing)) as pool:
-                for f in [pool.submit(self.wait_ready, o) for o in missing]:
+                waits = []
+                for ordinal in missing:
+                    self.create_pod(plan.pod(ordinal))
+                    waits.append(pool.submit(self.wait_ready, ordinal))
+                for f in waits:
                     f.result()
         # Rolling update: one pod at a time, highest ordinal first, down to the partition.
         if plan.update_strategy == "RollingUpdate":
@@ -816,9 +822,9 @@ class ReplicaRun:
     def start_pod(self, ordinal: int) -> None:
         running = self.pods[ordinal]
         podman("start", running.container)
+        running.started_at = time.monotonic()
         running.host_ports = self._host_ports(running.container, running.spec)
         running.ip = self._ip(running.container)
-        running.started_at = time.monotonic()
         running.ready_at = None
         self.event(f"pod {running.spec.name} started again")
         self.wait_ready(ordinal)
@@ -931,7 +937,8 @@ class ReplicaRun:
         self._materialise(spec)
         container = self.container_name(spec.name)
         podman("run", *self.podman_run_args(spec)[1:])
-        running = RunningPod(spec, container, self._host_ports(container, spec), self._ip(container), time.monotonic())
+        started = time.monotonic()  # `podman run --detach` returns once the process started
+        running = RunningPod(spec, container, self._host_ports(container, spec), self._ip(container), started)
         with self._lock:
             self.pods[spec.ordinal] = running
         self.event(f"pod {spec.name} created (container {container}, IP {running.ip}, 127.0.0.1:{next(iter(running.host_ports.values()))})")
