@@ -644,3 +644,58 @@ async fn derived_peers_that_do_not_resolve_never_block_the_answer() {
     );
     dns_task.abort();
 }
+
+/// `app-rust check-config` with the given arguments and a clean environment.
+fn check_config(args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_app-rust"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("APP_")
+            || ["CONFIG_FILE", "DATA_DIR", "POD_NAME", "POD_NAMESPACE"].contains(&name.as_str())
+        {
+            command.env_remove(name);
+        }
+    }
+    command
+        .arg("check-config")
+        .args(args)
+        .output()
+        .expect("run app-rust check-config")
+}
+
+#[test]
+fn check_config_refuses_derived_peers_for_a_pod_name_without_ordinal() {
+    let derived = [
+        "--peer-service",
+        "app-rust-headless",
+        "--namespace",
+        "default",
+        "--replicas",
+        "3",
+    ];
+    let mut args = derived.to_vec();
+    args.extend(["--pod-name", "app-rust"]);
+    let output = check_config(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--pod-name")
+            && stderr.contains("-<ordinal>")
+            && stderr.contains("--peers"),
+        "{stderr}"
+    );
+
+    let mut args = derived.to_vec();
+    args.extend(["--pod-name", "app-rust-2", "--ordinal-start", "1"]);
+    let output = check_config(&args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("check-config prints JSON");
+    assert_eq!(config["peerService"], "app-rust-headless");
+    assert_eq!(config["replicas"], 3);
+    assert_eq!(config["ordinalStart"], 1);
+}
