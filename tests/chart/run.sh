@@ -19,4 +19,4 @@ done
 echo "helm3 $(helm3 version --template '{{.Version}}'), helm4 $(helm4 version --template '{{.Version}}')"
 cd "$root/tests/chart"
 
-exec "$APP_RUST_TOOLS/venv/chart/bin/python" -m pytest -q -p no:cacheprovider "$@"
+PYTHONDONTWRITEBYTECODE=1 exec "$APP_RUST_TOOLS/venv/chart/bin/python" -m pytest -q -p no:cacheprovider "$@"
