@@ -122,7 +122,7 @@ def run_wrk(server: Server, path: str, connections: int, seconds: float) -> WrkR
     sampler.start()
     try:
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+            ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "10s",
              f"http://127.0.0.1:{server.port}{path}"],
             check=True, capture_output=True, text=True, timeout=seconds + 30,
         ).stdout
@@ -222,11 +222,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--binary", type=Path, required=True)
     parser.add_argument("--quick", action="store_true", help="32 and 128 connections, 3 s each")
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--write-docs", action="store_true", help="refresh docs/performance.md and the plot")
     args = parser.parse_args()
     connections = [32, 128] if args.quick else [8, 32, 64, 128, 256]
-    seconds = 3.0 if args.quick else args.seconds
+    seconds = 3 if args.quick else args.seconds
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
