@@ -998,6 +998,24 @@ def test_pod_anti_affinity_preset(render, helm4):
     assert "visits" in str(explicit)
 
 
+def test_zero_replicas_render_no_readiness_hook_and_no_helm_test(helm4, tmp_path):
+    case = Case("zero", "defaults.yaml", set_args=("replicaCount=0",))
+    r = Rendered(case, helm_template(helm4, case))
+    assert r.sts["spec"]["replicas"] == 0
+    assert not r.kinds("Pod")  # no replica to probe: `probe` needs at least one URL
+    assert [j["metadata"]["name"] for j in r.kinds("Job")] == ["app-rust-check-config"]
+    manifest = tmp_path / "zero.yaml"
+    manifest.write_text(r.text)
+    run([tool("kubernetes-validate"), "--strict", "--quiet", "-k", "1.35.0", str(manifest)])
+
+
+def test_image_pull_secrets_accept_names_and_objects(helm4):
+    case = Case("pull", "defaults.yaml", set_args=("image.pullSecrets[0]=by-name", "image.pullSecrets[1].name=by-object"))
+    r = Rendered(case, helm_template(helm4, case))
+    for where, spec in pod_specs(r):
+        assert spec["imagePullSecrets"] == [{"name": "by-name"}, {"name": "by-object"}], where
+
+
 def test_storage_class_dash_means_no_class(helm4):
     case = Case("no-class", "defaults.yaml", set_args=("persistence.storageClass=-",))
     r = Rendered(case, helm_template(helm4, case))
