@@ -37,7 +37,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 
 /// A peer's answer is `{"visits":N,"pod":"..."}`: a few dozen bytes. Anything much larger is
@@ -47,6 +47,11 @@ pub const MAX_ANSWER_BYTES: usize = 4 * 1024;
 /// How long the page reuses the other replicas' counts before asking them again, so that
 /// page traffic does not multiply into peer traffic. `/visits?scope=cluster` never uses it.
 pub const PAGE_PEERS_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Peer queries in flight at once from this replica, across all concurrent cluster answers:
+/// bounds sockets and tasks however many replicas are listed and however many clients ask.
+/// A query waiting for a slot counts against the cluster deadline like any other delay.
+pub const MAX_PEER_QUERIES_IN_FLIGHT: usize = 64;
 
 /// Kubernetes pod names are DNS subdomains: at most 253 characters.
 const MAX_POD_NAME_LEN: usize = 253;
@@ -758,6 +763,7 @@ pub struct Cluster {
     deadline: Duration,
     metrics: PeerMetrics,
     page_snapshot: Mutex<Option<PeersSnapshot>>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl fmt::Debug for Cluster {
@@ -813,6 +819,7 @@ impl Cluster {
             deadline: settings.cluster_deadline,
             metrics,
             page_snapshot: Mutex::new(None),
+            in_flight: Arc::new(Semaphore::new(MAX_PEER_QUERIES_IN_FLIGHT)),
         })
     }
 
@@ -877,7 +884,11 @@ impl Cluster {
             let client = self.client.clone();
             let uri = peer.visits_uri.clone();
             let metrics = self.metrics.clone();
+            let in_flight = Arc::clone(&self.in_flight);
             tasks.spawn(async move {
+                // The semaphore is never closed; if it were, asking without a slot is still
+                // bounded by the timeout.
+                let _slot = in_flight.acquire_owned().await.ok();
                 let started = Instant::now();
                 let result = match tokio::time::timeout(per_peer, ask_peer(&client, uri)).await {
                     Ok(result) => result,

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use app_rust::Config;
 use app_rust::cluster::{
-    Cluster, ClusterSettings, ClusterView, DnsSource, PAGE_PEERS_MAX_AGE, PeerMetrics, PodCount,
+    Cluster, ClusterSettings, ClusterView, DnsSource, MAX_PEER_QUERIES_IN_FLIGHT,
+    PAGE_PEERS_MAX_AGE, PeerMetrics, PodCount,
 };
 use app_rust::page::PageJson;
 use app_rust::server::{Application, ServeError};
@@ -439,6 +440,49 @@ async fn silent_and_garbage_peers_are_unreachable_within_the_deadline() {
         replica.stop().await;
     }
     for task in [silent_task, not_http_task, bad_json_task, huge_task] {
+        task.abort();
+    }
+}
+
+#[tokio::test]
+async fn queries_in_flight_are_bounded_and_the_deadline_still_holds() {
+    // More silent peers than query slots: 64 at a time, 300 ms each, so a third round cannot
+    // finish before the 800 ms deadline. Without the bound all would time out at 300 ms.
+    let silent_count = 150;
+    let mut urls = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..silent_count {
+        let (url, task) = silent_peer().await;
+        urls.push(url);
+        tasks.push(task);
+    }
+    let set = start_set(1, &urls).await;
+    let client = client();
+    let (view, elapsed) = cluster_view(&client, &set[0]).await;
+    assert!(elapsed < deadline_with_margin(), "took {elapsed:?}");
+    assert!(!view.complete);
+    assert_eq!(view.pods, vec![count(&set[0], 0)]);
+    assert_eq!(view.unreachable.len(), silent_count);
+    let timeouts = view
+        .unreachable
+        .iter()
+        .filter(|u| u.error == "timeout after 300 ms")
+        .count();
+    let deadlines = view
+        .unreachable
+        .iter()
+        .filter(|u| u.error == "cluster deadline of 800 ms reached")
+        .count();
+    assert_eq!(timeouts + deadlines, silent_count, "{:?}", view.unreachable);
+    assert!(
+        timeouts <= 2 * MAX_PEER_QUERIES_IN_FLIGHT,
+        "{timeouts} queries ran to their timeout: more than two rounds of {MAX_PEER_QUERIES_IN_FLIGHT}"
+    );
+    assert!(deadlines >= silent_count - 2 * MAX_PEER_QUERIES_IN_FLIGHT);
+    for replica in set {
+        replica.stop().await;
+    }
+    for task in tasks {
         task.abort();
     }
 }
