@@ -213,3 +213,42 @@ async fn malformed_requests_get_400_and_the_server_keeps_serving() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_total_time_bound_gets_503_while_others_are_served() {
+    // A peer that accepts connections and never answers makes `/visits?scope=cluster` slow;
+    // the peer timeout and cluster deadline are set above the request bound on purpose.
+    let silent_peer = std::net::TcpListener::bind("127.0.0.1:0").expect("a silent peer");
+    let peer_url = format!("http://{}", silent_peer.local_addr().unwrap());
+    let dir = temp_dir();
+    let app = TestApp::spawn_with(dir.path(), |config| {
+        config.request_timeout_ms = 300;
+        config.peers = vec![peer_url];
+        config.peer_timeout_ms = 5_000;
+        config.cluster_deadline_ms = 5_000;
+    })
+    .await;
+    let client = client();
+    let slow = {
+        let (client, url) = (client.clone(), app.url("/visits?scope=cluster"));
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let response = client.get(url).send().await.expect("a response");
+            (response.status().as_u16(), started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        get_text(&client, &app.url("/healthz")).await.0,
+        200,
+        "others are served"
+    );
+    let (status, took) = slow.await.expect("join");
+    assert_eq!(status, 503, "the request bound answers 503");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_millis(3_000),
+        "answered after {took:?}, expected about 300 ms"
+    );
+    drop(silent_peer);
+    app.stop().await;
+}
