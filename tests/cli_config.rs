@@ -335,3 +335,39 @@ fn probe_waits_for_a_server_that_comes_up_later() {
     let output = run_bin(&["probe", "--wait-ms", "300", "http://127.0.0.1:1/"], &[]);
     assert_eq!(output.status.code(), Some(1), "gives up after --wait-ms");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_gets_one_json_access_log_line() {
+    let dir = temp_dir();
+    let app = BinApp::spawn(dir.path(), &[], &[("POD_NAME", "log-pod")]);
+    let client = client();
+    assert_eq!(get_text(&client, &app.url("/")).await.0, 200);
+    assert_eq!(get_text(&client, &app.url("/missing?q=1")).await.0, 404);
+    assert_eq!(get_text(&client, &app.url("/healthz")).await.0, 200);
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let access = loop {
+        let access: Vec<serde_json::Value> = app
+            .logs()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|event| event["target"] == "app_rust::access")
+            .collect();
+        if access.len() >= 3 || Instant::now() > deadline {
+            break access;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(access.len(), 3, "one line per request: {access:?}");
+    for (event, (path, status)) in
+        access
+            .iter()
+            .zip([("/", 200), ("/missing", 404), ("/healthz", 200)])
+    {
+        assert_eq!(event["method"], "GET", "{event}");
+        assert_eq!(event["path"], path, "{event}");
+        assert_eq!(event["status"], status, "{event}");
+        assert_eq!(event["pod"], "log-pod", "{event}");
+        assert!(event["latency_ms"].as_f64().is_some(), "{event}");
+    }
+}
