@@ -501,6 +501,7 @@ pub fn assemble(
         let Some(outcome) = outcomes_iter.next() else {
             break;
         };
+        debug_assert_eq!(outcome.peer.url, peer.url, "outcomes out of peer order");
         let checked = match &outcome.result {
             Ok(answer) => match &peer.expected_pod {
                 Some(expected) if *expected != answer.pod => Err(PeerError::WrongPod {
