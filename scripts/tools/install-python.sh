@@ -29,7 +29,9 @@ ensure_venv() {
     echo "building venv/$name: $reqs"
     rm -rf "$dir"
     python3 -m venv "$dir"
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-input $reqs
+    local -a req_list
+    read -ra req_list <<<"$reqs"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${req_list[@]}"
     printf '%s' "$reqs" >"$stamp"
   fi
   local s
