@@ -186,6 +186,17 @@ def main() -> None:
         assert view["complete"] is False, view
         run.start_pod(2)
 
+        # helm uninstall, then helm install again with the same release name.
+        mark = len(run.events)
+        run.uninstall()
+        ps(cap, "uninstall")
+        volumes(cap, "uninstall")
+        run.apply(plan)
+        cap.add("uninstall", "\n".join(run.events[mark:]))
+        for o in run.pods:
+            cap.exec_cat("uninstall", o)
+        assert counts(run) == sent, counts(run)
+
         probes = [r for r in run.probe_log if r.kind in ("startup", "readiness")][:6]
         t0 = run.created_at
         cap.add("probes", "\n".join(f"{r.at - t0:7.2f}s {r.pod:12} {r.kind:9} {r.url:32} {'ok' if r.ok else 'FAIL'}  {r.detail}" for r in probes))

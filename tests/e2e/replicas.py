@@ -812,10 +812,24 @@ class ReplicaRun:
             if wait:
                 self.wait_ready(ordinal)
 
+    def uninstall(self) -> None:
+        """`helm uninstall`: the StatefulSet and its pods go. Claims made from the claim
+        templates are not part of the release; they stay unless whenDeleted is Delete."""
+        assert self.plan is not None
+        self.event("uninstall: the StatefulSet is deleted")
+        for ordinal in sorted(self.pods, reverse=True):
+            self.delete_pod(ordinal, recreate=False)
+        if self.plan.retention_when_deleted == "Delete":
+            for ordinal in self.plan.ordinals:
+                for claim in self.claims_of(ordinal):
+                    self.delete_claim(claim)
+        self.plan = None
+
     def stop_pod(self, ordinal: int) -> None:
         """Stops a pod's container without the controller noticing (a crashed or partitioned
         pod): its DNS name disappears, as a not-ready pod's endpoints would."""
         running = self.pods[ordinal]
+        running.ready_at = None  # the kubelet prober leaves it alone until it is ready again
         podman("stop", "-t", str(running.spec.stop_timeout), running.container)
         self.event(f"pod {running.spec.name} stopped")
 
@@ -1005,7 +1019,7 @@ class ReplicaRun:
                 for kind in ("liveness", "readiness"):
                     if kind not in running.spec.probes:
                         continue
-                    key = (running.container, kind)
+                    key = (running.container, running.started_at, kind)  # one schedule per container start
                     now = time.monotonic()
                     due = next_due.setdefault(key, running.ready_at + running.spec.probes[kind].period)
                     if now >= due:
