@@ -118,6 +118,45 @@ async fn silent_connections_are_closed_after_the_header_timeout() {
             && open_for < Duration::from_millis(HEADER_TIMEOUT_MS + 2_000),
         "a silent connection was closed after {open_for:?}"
     );
+
+    // The same bound applies to a keep-alive connection idling after a request.
+    let idle_for = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .expect("send");
+        let mut buf = [0u8; 1024];
+        let mut answer = Vec::new();
+        // The whole answer: head and the 3-byte body "ok\n".
+        while !answer.ends_with(b"\r\n\r\nok\n") {
+            let n = stream.read(&mut buf).expect("an answer");
+            assert!(
+                n > 0,
+                "closed before answering: {:?}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.extend_from_slice(&buf[..n]);
+        }
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        let started = Instant::now();
+        let n = stream.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "the idle connection is closed, not answered");
+        started.elapsed()
+    })
+    .await
+    .expect("join");
+    assert!(
+        idle_for >= Duration::from_millis(HEADER_TIMEOUT_MS - 100)
+            && idle_for < Duration::from_millis(HEADER_TIMEOUT_MS + 2_000),
+        "an idle keep-alive connection was closed after {idle_for:?}"
+    );
     app.stop().await;
 }
 
