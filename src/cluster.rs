@@ -891,10 +891,11 @@ impl Cluster {
                 // bounded by the timeout.
                 let _slot = in_flight.acquire_owned().await.ok();
                 let started = Instant::now();
-                let result = match tokio::time::timeout(per_peer, ask_peer(&client, uri)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(PeerError::Timeout(per_peer)),
-                };
+                let result =
+                    match tokio::time::timeout(per_peer, ask_peer_twice(&client, uri)).await {
+                        Ok(result) => result,
+                        Err(_) => Err(PeerError::Timeout(per_peer)),
+                    };
                 metrics.observe(started.elapsed(), &result);
                 (index, result)
             });
@@ -931,6 +932,16 @@ impl Cluster {
                 }
             })
             .collect()
+    }
+}
+
+/// A pooled keep-alive connection may have been closed by a peer that restarted since; the
+/// request then fails mid-exchange. `GET /visits` is idempotent, so such a failure is retried
+/// once (on a new connection, the broken one is gone from the pool), within the same timeout.
+async fn ask_peer_twice(client: &PeerClient, uri: Uri) -> Result<PeerAnswer, PeerError> {
+    match ask_peer(client, uri.clone()).await {
+        Err(PeerError::Http(_)) => ask_peer(client, uri).await,
+        other => other,
     }
 }
 

@@ -487,6 +487,73 @@ async fn queries_in_flight_are_bounded_and_the_deadline_still_holds() {
     }
 }
 
+/// Reads one request head; `None` at the end of the connection.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_peer_dropped_is_retried_once() {
+    // A peer that answers the first request of its first connection, keeps the connection
+    // open, then drops it when the next request arrives on it (as a restarted peer's old
+    // connection would fail). Every later connection is answered normally.
+    let (listener, url) = bind_local().await;
+    let (connections_tx, mut connections_rx) = mpsc::unbounded_channel::<()>();
+    let peer = tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = connections_tx.send(());
+            let drop_second_request = std::mem::take(&mut first);
+            tokio::spawn(async move {
+                let mut answered = 0;
+                while read_head(&mut stream).await.is_some() {
+                    if drop_second_request && answered == 1 {
+                        return;
+                    }
+                    let body = br#"{"visits":40,"pod":"elsewhere-0"}"#;
+                    let mut answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    answer.extend_from_slice(body);
+                    if stream.write_all(&answer).await.is_err() {
+                        return;
+                    }
+                    answered += 1;
+                }
+            });
+        }
+    });
+    let set = start_set(1, std::slice::from_ref(&url)).await;
+    let client = client();
+    for _ in 0..2 {
+        let (view, _) = cluster_view(&client, &set[0]).await;
+        assert!(view.complete, "{view:?}");
+        assert_eq!(view.total, 40);
+    }
+    let mut connections = 0;
+    while connections_rx.try_recv().is_ok() {
+        connections += 1;
+    }
+    assert_eq!(
+        connections, 2,
+        "the second view reused, lost and replaced the connection"
+    );
+    for replica in set {
+        replica.stop().await;
+    }
+    peer.abort();
+}
+
 #[tokio::test]
 async fn peers_are_asked_for_their_local_count_only() {
     // A fake peer that records every request head and answers a valid local count.
