@@ -189,10 +189,12 @@ def main() -> None:
         # helm uninstall, then helm install again with the same release name.
         mark = len(run.events)
         run.uninstall()
+        cap.add("uninstall", "\n".join(run.events[mark:]))
         ps(cap, "uninstall")
         volumes(cap, "uninstall")
+        mark = len(run.events)
         run.apply(plan)
-        cap.add("uninstall", "\n".join(run.events[mark:]))
+        cap.add("uninstall", "# helm install app-rust again\n" + "\n".join(run.events[mark:]))
         for o in run.pods:
             cap.exec_cat("uninstall", o)
         assert counts(run) == sent, counts(run)

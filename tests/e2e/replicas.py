@@ -800,7 +800,8 @@ class ReplicaRun:
     def delete_pod(self, ordinal: int, recreate: bool = True, wait: bool = True) -> None:
         """`kubectl delete pod`: SIGTERM, the grace period, then the controller recreates it
         (with the same name and the same claim) when recreate is true."""
-        running = self.pods.pop(ordinal)
+        with self._lock:
+            running = self.pods.pop(ordinal)
         t = time.monotonic()
         podman("stop", "-t", str(running.spec.stop_timeout), running.container, timeout=running.spec.stop_timeout + 30)
         exit_code = podman("inspect", "--format", "{{.State.ExitCode}}", running.container).stdout.strip()
@@ -816,9 +817,10 @@ class ReplicaRun:
         """`helm uninstall`: the StatefulSet and its pods go. Claims made from the claim
         templates are not part of the release; they stay unless whenDeleted is Delete."""
         assert self.plan is not None
-        self.event("uninstall: the StatefulSet is deleted")
-        for ordinal in sorted(self.pods, reverse=True):
-            self.delete_pod(ordinal, recreate=False)
+        self.event("uninstall: the StatefulSet is deleted; the garbage collector deletes its pods together")
+        with ThreadPoolExecutor(max_workers=max(1, len(self.pods))) as pool:
+            for f in [pool.submit(self.delete_pod, o, False) for o in sorted(self.pods, reverse=True)]:
+                f.result()
         if self.plan.retention_when_deleted == "Delete":
             for ordinal in self.plan.ordinals:
                 for claim in self.claims_of(ordinal):
@@ -1025,7 +1027,9 @@ class ReplicaRun:
                     if now >= due:
                         next_due[key] = now + running.spec.probes[kind].period
                         # A pod deleted between the snapshot and the probe fails its probe: ignore that.
-                        if running.ready_at is not None and running in self.pods.values():
+                        with self._lock:
+                            current = running.ready_at is not None and self.pods.get(running.spec.ordinal) is running
+                        if current:
                             self.run_probe(running, kind)
 
     def one_off(self, claim: str, script: str, stdin: str = "") -> subprocess.CompletedProcess:
