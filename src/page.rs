@@ -90,6 +90,7 @@ impl PageView<'_> {
     body {{ background: #14171c; color: #e8eaed; }}
     main {{ background: #1f242b; box-shadow: none; }}
     dt, .zone {{ color: #9aa3ad; }}
+    .partial {{ color: #f0a35e; }}
     :root {{ --accent: #7aa7ff; }}
   }}
 </style>
