@@ -31,7 +31,6 @@ Every podman object carries the label ``app-rust-e2e.run=<run id>`` and a name p
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import json
 import os
@@ -1095,7 +1094,3 @@ def render_plan(
 ) -> StatefulSetPlan:
     cmd, docs = helm_template(release, namespace, values_files, set_values)
     return derive(docs, cmd)
-
-
-def deep_copy_docs(docs: list[dict]) -> list[dict]:
-    return copy.deepcopy(docs)
