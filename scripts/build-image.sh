@@ -63,7 +63,7 @@ strip "$contexts/app-binary/app-rust"
 cp "$busybox_bin" "$contexts/busybox/bin/busybox"
 
 echo "==> buildah bud --target runtime -t $tag"
-buildah bud --force-rm \
+buildah bud --no-cache --force-rm \
   --file "$root/Dockerfile" \
   --target runtime \
   --build-context "app-binary=$contexts/app-binary" \

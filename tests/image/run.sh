@@ -118,7 +118,7 @@ cp "$binary" "$reference" && strip "$reference"
 echo "==> Dockerfile checks"
 # What .dockerignore lets into the build context, listed from a real buildah build context.
 printf 'FROM scratch\nCOPY . /context/\n' >"$work/Containerfile.context"
-buildah bud --force-rm --quiet -f "$work/Containerfile.context" -t "$ctx_image" "$root" >/dev/null
+buildah bud --no-cache --force-rm --quiet -f "$work/Containerfile.context" -t "$ctx_image" "$root" >/dev/null
 podman save --quiet --format oci-archive -o "$work/context.tar" "$ctx_image"
 python3 - "$work/context.tar" >"$work/context.list" <<'PY'
 import json, sys, tarfile

@@ -76,17 +76,17 @@ COPY --from=ca ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 RUN mkdir -p /usr/local/cargo/bin && ln -s /usr/local/rust/bin/cargo /usr/local/rust/bin/rustc /usr/local/cargo/bin/
 ENV CARGO_HOME=/usr/local/cargo PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 EOF
-buildah bud --force-rm --quiet --pull=never --build-context "toolchain=$sysroot" --build-context "ca=$work/ca" \
+buildah bud --no-cache --force-rm --quiet --pull=never --build-context "toolchain=$sysroot" --build-context "ca=$work/ca" \
   -t "$standin_rust" "$work/rust" >/dev/null
 
 echo "==> stand-in $busybox_from"
 cp "$(readlink -f "$(command -v busybox)")" "$work/busybox/bin/busybox"
 printf 'FROM scratch\nCOPY bin/busybox /bin/busybox\n' >"$work/busybox/Containerfile"
-buildah bud --force-rm --quiet --pull=never -t "$standin_busybox" "$work/busybox" >/dev/null
+buildah bud --no-cache --force-rm --quiet --pull=never -t "$standin_busybox" "$work/busybox" >/dev/null
 
 echo "==> the users' build: all stages of $root/Dockerfile"
 start=$SECONDS
-buildah bud --force-rm --pull=never \
+buildah bud --no-cache --force-rm --pull=never \
   --build-context "$rust_from=container-image://$standin_rust" \
   --build-context "$busybox_from=container-image://$standin_busybox" \
   -t "$image" "$root"
