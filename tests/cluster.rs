@@ -300,6 +300,103 @@ async fn a_stopped_replica_makes_the_answer_incomplete_within_the_deadline() {
     }
 }
 
+/// The real binary as a child process; SIGKILLed on drop if still running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_killed_replica_process_makes_the_answer_incomplete_within_the_deadline() {
+    // Two replicas in-process and the third as the real binary, so that it can be SIGKILLed:
+    // no graceful close, the kernel drops its sockets. Its port is picked by binding port 0
+    // and releasing it just before the binary binds it (the only port not held throughout).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port on 127.0.0.1")
+        .port();
+    let killed_url = format!("http://127.0.0.1:{port}");
+    let set = start_set(2, std::slice::from_ref(&killed_url)).await;
+    let peers = format!("{},{},{killed_url}", set[0].url, set[1].url);
+    let data = tempfile::tempdir().expect("a temp dir");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_app-rust"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("APP_")
+            || ["CONFIG_FILE", "DATA_DIR", "POD_NAME", "POD_NAMESPACE"].contains(&name.as_str())
+        {
+            command.env_remove(name);
+        }
+    }
+    let child = command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--pod-name",
+            "app-rust-2",
+            "--peers",
+            &peers,
+            "--log-level",
+            "warn",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn app-rust serve");
+    let mut child = KillOnDrop(child);
+    let client = client();
+    let ready_by = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = client.get(format!("{killed_url}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(Instant::now() < ready_by, "the binary did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let killed = Replica {
+        pod: "app-rust-2".into(),
+        url: killed_url.clone(),
+        _data: data,
+        shutdown: None,
+        server: None,
+    };
+    visit(&client, &set[0], 3).await;
+    visit(&client, &set[1], 5).await;
+    visit(&client, &killed, 7).await;
+    let everyone = vec![count(&set[0], 3), count(&set[1], 5), count(&killed, 7)];
+    for replica in [&set[0], &set[1], &killed] {
+        let (view, _) = cluster_view(&client, replica).await;
+        assert_eq!((view.total, view.complete), (15, true), "{view:?}");
+        assert_eq!(view.pods, everyone);
+    }
+
+    child.0.kill().expect("SIGKILL the binary");
+    child.0.wait().expect("reap the binary");
+    for replica in &set {
+        let (view, elapsed) = cluster_view(&client, replica).await;
+        assert!(elapsed < deadline_with_margin(), "took {elapsed:?}");
+        assert!(!view.complete, "{view:?}");
+        assert_eq!(view.total, 8);
+        assert_eq!(view.pods, vec![count(&set[0], 3), count(&set[1], 5)]);
+        assert_eq!(view.unreachable.len(), 1, "{view:?}");
+        assert_eq!(view.unreachable[0].url, killed_url);
+        assert!(
+            view.unreachable[0].error.starts_with("connection failed"),
+            "{view:?}"
+        );
+    }
+    visit(&client, &set[1], 1).await;
+    assert_eq!(local_count(&client, &set[1]).await, 6);
+    for replica in set {
+        replica.stop().await;
+    }
+}
+
 /// A TCP server on 127.0.0.1 that accepts connections and never answers.
 async fn silent_peer() -> (String, JoinHandle<()>) {
     let (listener, url) = bind_local().await;
