@@ -733,10 +733,16 @@ impl tower::Service<Name> for PeerResolver {
         let resolver = self.resolver.clone();
         Box::pin(async move {
             let resolver = resolver.map_err(|e| DnsError(format!("{host}: {e}")))?;
-            let lookup = resolver
-                .lookup_ip(host.as_str())
-                .await
-                .map_err(|e| DnsError(format!("{host}: {e}")))?;
+            let lookup = resolver.lookup_ip(host.as_str()).await.map_err(|e| {
+                // The common cases in words: a pod not created yet, or stopped.
+                if e.is_nx_domain() {
+                    DnsError(format!("{host}: no such name (NXDOMAIN)"))
+                } else if e.is_no_records_found() {
+                    DnsError(format!("{host}: no address records"))
+                } else {
+                    DnsError(format!("{host}: {e}"))
+                }
+            })?;
             // The connector fills in the port from the URL.
             let addrs: Vec<SocketAddr> = lookup.iter().map(|ip| SocketAddr::new(ip, 0)).collect();
             if addrs.is_empty() {
