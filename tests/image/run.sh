@@ -48,8 +48,8 @@ cleanup() {
   if [ -e "$work/compose/docker-compose.yml" ] && command -v podman-compose >/dev/null 2>&1; then
     (cd "$work/compose" && podman-compose -p "$compose_project" down -t 5 >/dev/null 2>&1) || true
   fi
-  podman rm -f -t 5 "$ctr" "$ctr2" >/dev/null 2>&1 || true
-  podman ps -a --filter "label=io.podman.compose.project=$compose_project" -q | xargs -r podman rm -f -t 5 >/dev/null 2>&1 || true
+  podman rm -f -v -t 5 "$ctr" "$ctr2" >/dev/null 2>&1 || true
+  podman ps -a --filter "label=io.podman.compose.project=$compose_project" -q | xargs -r podman rm -f -v -t 5 >/dev/null 2>&1 || true
   podman volume rm -f "$vol" >/dev/null 2>&1 || true
   podman rmi -f "$image" "$ctx_image" >/dev/null 2>&1 || true
   rm -rf "$work"

@@ -42,7 +42,7 @@ ctr="app-rust-$id"
 work="$(mktemp -d)"
 cleanup() {
   local rc=$?
-  podman rm -f -t 5 "$ctr" >/dev/null 2>&1 || true
+  podman rm -f -v -t 5 "$ctr" >/dev/null 2>&1 || true
   podman rmi -f "$image" "$standin_rust" "$standin_busybox" >/dev/null 2>&1 || true
   rm -rf "$work"
   [ "$rc" -eq 0 ] || echo "tests/image/user-path.sh: FAILED (exit $rc)" >&2
