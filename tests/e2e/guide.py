@@ -157,6 +157,22 @@ def main() -> None:
         cap.exec_cat("scale-up", 2)
         assert counts(run) == sent, counts(run)
 
+        # Canary: a new greeting with rollingUpdate.partition=2, then back.
+        canary = replicas.render_plan("app-rust", "default", [VALUES], ["config.greeting=Hello from the canary", "updateStrategy.rollingUpdate.partition=2"])
+        mark = len(run.events)
+        run.apply(canary)
+        cap.add("canary", "# helm upgrade --set config.greeting='Hello from the canary' --set updateStrategy.rollingUpdate.partition=2\n" + "\n".join(run.events[mark:]))
+        for o in sorted(run.pods):
+            status, _, html = run.get(o, "/")
+            assert status == 200
+            sent[o] += 1
+            h1 = re.search(r"<h1[^>]*>(.*?)</h1>", html.decode(), re.S)
+            cap.add("canary", f"$ curl -s '{run.pods[o].url('/')}' | grep -o '<h1.*</h1>'    # {run.pods[o].spec.name}, revision {run.pods[o].spec.revision}\n{h1.group(0) if h1 else '(no <h1>)'}")
+        mark = len(run.events)
+        run.apply(plan)
+        cap.add("canary", "# helm rollback (the previous values: no partition, the old greeting)\n" + "\n".join(run.events[mark:]))
+        assert counts(run) == sent, counts(run)
+
         # Runbook: back up app-rust-2's count, lose its claim, restore it into a new claim.
         claim = f"data-{plan.name}-2"
         backup = cap.exec_cat("restore", 2)

@@ -211,6 +211,31 @@ def test_6b_backup_and_restore_one_replicas_count(run, renderer):
     assert file_counts(run) == before
 
 
+def page_greeting(run: replicas.ReplicaRun, ordinal: int, ledger: dict) -> str:
+    """The <h1> of the page (a visit, recorded in the ledger)."""
+    status, _, body = run.get(ordinal, "/")
+    assert status == 200
+    ledger["sent"][ordinal] = ledger["sent"].get(ordinal, 0) + 1
+    found = re.search(r"<h1[^>]*>(.*?)</h1>", body.decode(), re.S)
+    assert found, "no <h1> on the page"
+    return found.group(1)
+
+
+def test_6c_partition_canary_updates_only_the_ordinals_at_or_above_it(run, plan, ledger):
+    """helm upgrade with a new greeting and rollingUpdate.partition=2, then the promotion."""
+    canary = replicas.render_plan("app-rust", "default", [replicas.ROOT / "tests/e2e/values.yaml"], ["config.greeting=Hello from the canary", "updateStrategy.rollingUpdate.partition=2"])
+    assert canary.partition == 2 and canary.pods[0].revision != plan.pods[0].revision
+    before = file_counts(run)
+    run.apply(canary)
+    assert {o: p.spec.revision for o, p in run.pods.items()} == {0: plan.pods[0].revision, 1: plan.pods[1].revision, 2: canary.pods[2].revision}
+    old_greeting = "Hello from the podman replica run"
+    assert [page_greeting(run, o, ledger) for o in (0, 1, 2)] == [old_greeting, old_greeting, "Hello from the canary"]
+    run.apply(plan)  # roll back the canary (helm rollback / the previous values)
+    assert all(p.spec.revision == plan.pods[0].revision for p in run.pods.values())
+    assert page_greeting(run, 2, ledger) == old_greeting
+    assert file_counts(run) == {o: before[o] + (2 if o == 2 else 1) for o in before}
+
+
 def cluster_view(run: replicas.ReplicaRun, ordinal: int) -> tuple[dict, float]:
     t = time.monotonic()
     status, headers, body = run.get(ordinal, "/visits?scope=cluster", accept_json=True)
