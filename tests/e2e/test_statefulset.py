@@ -257,6 +257,10 @@ def test_7_cluster_view_through_the_stable_dns_names(run, ledger):
     everyone = run.exec(0, "/bin/busybox", "nslookup", f"{service}.{run.plan.namespace}.svc.cluster.local").stdout
     assert all(p.ip in everyone for p in run.pods.values()), everyone
 
+    # The peers come from the chart's StatefulSet identity env, not from an explicit list.
+    for pod in run.pods.values():
+        env = dict(pod.spec.env)
+        assert "APP_PEERS" not in env and env["APP_PEER_SERVICE"] == service
     expected = {run.pods[o].spec.name: n for o, n in file_counts(run).items()}
     for ordinal, pod in run.pods.items():
         view, _ = cluster_view(run, ordinal)
