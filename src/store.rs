@@ -1,12 +1,15 @@
-//! The durable visit counter: one writer per data directory, atomic file replacement,
-//! and group commit.
+//! The durable visit counter: one writer process per data directory, atomic file
+//! replacement, and overlapping group commits.
 //!
-//! A visit is acknowledged only once a count that includes it is on disk. Each commit
-//! writes `visits.tmp`, fsyncs it, renames it over `visits` and fsyncs the directory,
-//! so after a crash at any moment `visits` holds either the old or the new complete
-//! count. That costs about half a millisecond, so a dedicated flusher thread commits
-//! in batches: every visit that arrives while a commit is running joins the next one,
-//! and only the visits a commit covers are woken when it completes.
+//! A visit is acknowledged only once a count that includes it is on disk. A commit
+//! writes a temp file, fsyncs it, renames it over `visits` and fsyncs the directory,
+//! so after a crash at any moment `visits` holds a complete count. A commit costs from
+//! half a millisecond to several on a busy disk, so visits are committed in batches:
+//! a writer thread takes every visit waiting, commits the newest count once and wakes
+//! exactly the visits it covers. Several writer threads take turns, so while one waits
+//! for its fsync the next batch is already being written: a visit waits for about one
+//! commit, not for the end of a running one plus its own. Renames are serialized and
+//! only ever move `visits` forward, so overlapping commits never make the count go back.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -21,13 +24,21 @@ use tokio::sync::oneshot;
 
 /// File that holds the count, as a decimal integer and a newline.
 pub const VISITS_FILE: &str = "visits";
-/// Temporary file of the atomic replacement; only the lock holder ever writes it.
-pub const TEMP_FILE: &str = "visits.tmp";
+/// Prefix of the temp files of the atomic replacement (`visits.tmp.<writer>`); only the
+/// lock holder ever writes them, and it removes leftovers of a crash at startup.
+pub const TEMP_PREFIX: &str = "visits.tmp";
 /// File held with an exclusive `flock` by the process that owns the directory.
 pub const LOCK_FILE: &str = ".lock";
 
-/// How long the flusher waits before retrying a failed write when no new visit
-/// arrives to trigger one: readiness recovers on its own once the disk does.
+/// Writer threads, so many commits can be in flight at once. Four keep the disk busy
+/// at every load we measured; more only add threads that wait on the same journal.
+const WRITERS: usize = 4;
+
+/// The writers only write files and format one integer.
+const WRITER_STACK_BYTES: usize = 64 * 1024;
+
+/// How long a writer waits before retrying a failed write when no new visit arrives
+/// to trigger one: readiness recovers on its own once the disk does.
 const RETRY_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The longest prefix of a corrupt file quoted back in the error.
@@ -68,11 +79,11 @@ pub enum StoreError {
     #[error("the visit was not saved because the service is shutting down")]
     Closed,
 
-    #[error("the visit store's writer thread stopped unexpectedly")]
+    #[error("the visit store's writer threads stopped unexpectedly")]
     WriterGone,
 }
 
-/// Told about every commit the flusher attempts, so metrics can live elsewhere.
+/// Told about every commit a writer attempts, so metrics can live elsewhere.
 pub trait CommitObserver: Send + Sync + 'static {
     fn on_commit(&self, elapsed: Duration, batch_size: usize, ok: bool);
 }
@@ -100,7 +111,7 @@ impl fmt::Debug for VisitStore {
     }
 }
 
-/// Closes the store when the last clone goes away, so the flusher thread ends and the
+/// Closes the store when the last clone goes away, so the writer threads end and the
 /// directory lock is released even if nobody called `close`.
 struct Handle {
     shared: Arc<Shared>,
@@ -115,17 +126,27 @@ impl Drop for Handle {
 struct Paths {
     dir: PathBuf,
     visits: PathBuf,
-    temp: PathBuf,
+}
+
+impl Paths {
+    fn temp(&self, writer: usize) -> PathBuf {
+        self.dir.join(format!("{TEMP_PREFIX}.{writer}"))
+    }
 }
 
 type Ack = oneshot::Sender<Result<u64, StoreError>>;
+type CloseAck = oneshot::Sender<Result<u64, Arc<str>>>;
 
 struct Shared {
     files: Paths,
     state: Mutex<State>,
-    wake_flusher: Condvar,
+    wake_writer: Condvar,
+    /// Serializes renames; holds the highest count renamed into place so far.
+    renamed: Mutex<Option<u64>>,
     durable: AtomicU64,
     healthy: AtomicBool,
+    /// Released by the last writer to stop.
+    lock: Mutex<Option<File>>,
 }
 
 struct State {
@@ -133,9 +154,12 @@ struct State {
     count: u64,
     /// Visits waiting for a commit that covers them, with the number each one got.
     pending: Vec<(u64, Ack)>,
-    flusher_idle: bool,
+    idle_writers: usize,
+    running_writers: usize,
     closing: bool,
-    close_waiters: Vec<oneshot::Sender<Result<u64, Arc<str>>>>,
+    close_waiters: Vec<CloseAck>,
+    /// The outcome of the last commit, reported to `close`.
+    last_error: Option<Arc<str>>,
     closed: bool,
 }
 
@@ -148,7 +172,7 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn request_close(&self, done: Option<oneshot::Sender<Result<u64, Arc<str>>>>) {
+    fn request_close(&self, done: Option<CloseAck>) {
         let mut state = self.lock_state();
         if state.closed {
             if let Some(done) = done {
@@ -161,42 +185,30 @@ impl Shared {
             state.close_waiters.push(done);
         }
         drop(state);
-        self.wake_flusher.notify_one();
+        self.wake_writer.notify_all();
     }
 }
 
 impl VisitStore {
     /// Takes ownership of `data_dir` (creating it if needed): locks it, loads the count
     /// and proves the directory writable by committing the loaded count, then starts the
-    /// flusher.
+    /// writers.
     pub fn open(data_dir: &Path, observer: Arc<dyn CommitObserver>) -> Result<Self, StoreError> {
         let files = Paths {
             dir: data_dir.to_path_buf(),
             visits: data_dir.join(VISITS_FILE),
-            temp: data_dir.join(TEMP_FILE),
         };
-        fs::create_dir_all(&files.dir).map_err(|source| StoreError::NotWritable {
+        let not_writable = |source| StoreError::NotWritable {
             dir: files.dir.clone(),
             source,
-        })?;
+        };
+        fs::create_dir_all(&files.dir).map_err(not_writable)?;
         let lock = acquire_lock(&files.dir)?;
         let count = load_count(&files.visits)?;
-        // A leftover temp file is the trace of a crash mid-commit; `visits` is intact.
-        match fs::remove_file(&files.temp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(StoreError::NotWritable {
-                    dir: files.dir.clone(),
-                    source,
-                });
-            }
-        }
-        write_count_atomically(&files, count).map_err(|e| match e {
-            StoreError::Io { source, .. } => StoreError::NotWritable {
-                dir: files.dir.clone(),
-                source,
-            },
+        remove_leftover_temp_files(&files.dir).map_err(not_writable)?;
+        let renamed = Mutex::new(None);
+        commit_count(&files, &files.temp(0), &renamed, count).map_err(|e| match e {
+            StoreError::Io { source, .. } => not_writable(source),
             other => other,
         })?;
 
@@ -205,24 +217,35 @@ impl VisitStore {
             state: Mutex::new(State {
                 count,
                 pending: Vec::new(),
-                flusher_idle: false,
+                idle_writers: 0,
+                running_writers: WRITERS,
                 closing: false,
                 close_waiters: Vec::new(),
+                last_error: None,
                 closed: false,
             }),
-            wake_flusher: Condvar::new(),
+            wake_writer: Condvar::new(),
+            renamed,
             durable: AtomicU64::new(count),
             healthy: AtomicBool::new(true),
+            lock: Mutex::new(Some(lock)),
         });
-        let flusher_shared = Arc::clone(&shared);
-        thread::Builder::new()
-            .name("visits-flusher".into())
-            .spawn(move || run_flusher(&flusher_shared, observer, lock))
-            .map_err(|source| StoreError::Io {
-                action: "start the writer thread for",
-                path: shared.files.dir.clone(),
-                source,
-            })?;
+        for writer in 0..WRITERS {
+            let (writer_shared, observer) = (Arc::clone(&shared), Arc::clone(&observer));
+            let spawned = thread::Builder::new()
+                .name(format!("visits-writer-{writer}"))
+                .stack_size(WRITER_STACK_BYTES)
+                .spawn(move || run_writer(&writer_shared, &*observer, writer));
+            if let Err(source) = spawned {
+                // The writers already running stop once the store is closed.
+                shared.request_close(None);
+                return Err(StoreError::Io {
+                    action: "start a writer thread for",
+                    path: shared.files.dir.clone(),
+                    source,
+                });
+            }
+        }
         tracing::info!(file = %shared.files.visits.display(), visits = count, "visit count loaded");
         Ok(Self {
             handle: Arc::new(Handle { shared }),
@@ -242,10 +265,12 @@ impl VisitStore {
             state.count += 1;
             let number = state.count;
             state.pending.push((number, ack));
-            std::mem::replace(&mut state.flusher_idle, false)
+            // Waking a writer costs a syscall; a busy writer takes the visit anyway
+            // when it comes back for the next batch.
+            state.idle_writers > 0
         };
         if wake {
-            shared.wake_flusher.notify_one();
+            shared.wake_writer.notify_one();
         }
         acked.await.unwrap_or(Err(StoreError::WriterGone))
     }
@@ -269,7 +294,7 @@ impl VisitStore {
         &self.handle.shared.files.visits
     }
 
-    /// Writes the final count, stops the flusher and releases the directory lock. Visits
+    /// Writes the final count, stops the writers and releases the directory lock. Visits
     /// already waiting are committed first; visits after this return `Closed`.
     pub async fn close(&self) -> Result<u64, StoreError> {
         let (done, closed) = oneshot::channel();
@@ -347,6 +372,22 @@ fn load_count(path: &Path) -> Result<u64, StoreError> {
     })
 }
 
+/// A temp file is the trace of a crash mid-commit (or of a hand restore that stopped
+/// half-way); `visits` itself is intact either way.
+fn remove_leftover_temp_files(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(TEMP_PREFIX))
+        {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Accepts exactly what we write, digits and a newline, and tolerates a missing newline
 /// (a hand-edited file). Anything else is not ours to interpret.
 pub fn parse_count(bytes: &[u8]) -> Option<u64> {
@@ -370,8 +411,20 @@ fn describe_contents(bytes: &[u8]) -> String {
     }
 }
 
-/// Replaces `visits` so that a crash at any point leaves either the old or the new count.
-fn write_count_atomically(files: &Paths, count: u64) -> Result<(), StoreError> {
+/// Makes `count` (or a larger count committed meanwhile) durable in `visits`, so that a
+/// crash at any point leaves a complete count that never went backwards.
+///
+/// Steps that wait on the disk (writing and fsyncing the temp file, fsyncing the
+/// directory) run concurrently across writers; only the rename is serialized. A count
+/// that another writer has overtaken is not renamed into place: its temp file is
+/// dropped, and the directory fsync that follows makes the larger count durable, which
+/// covers this one too.
+fn commit_count(
+    files: &Paths,
+    temp_path: &Path,
+    renamed: &Mutex<Option<u64>>,
+    count: u64,
+) -> Result<(), StoreError> {
     let io_error = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
         move |source| StoreError::Io {
@@ -384,47 +437,61 @@ fn write_count_atomically(files: &Paths, count: u64) -> Result<(), StoreError> {
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&files.temp)
-        .map_err(io_error("create", &files.temp))?;
+        .open(temp_path)
+        .map_err(io_error("create", temp_path))?;
     temp.write_all(format!("{count}\n").as_bytes())
-        .map_err(io_error("write", &files.temp))?;
-    temp.sync_all().map_err(io_error("fsync", &files.temp))?;
+        .map_err(io_error("write", temp_path))?;
+    temp.sync_all().map_err(io_error("fsync", temp_path))?;
     drop(temp);
-    fs::rename(&files.temp, &files.visits).map_err(io_error("rename over", &files.visits))?;
+    {
+        let mut highest = renamed.lock().unwrap_or_else(|p| p.into_inner());
+        if highest.is_none_or(|highest| count > highest) {
+            fs::rename(temp_path, &files.visits).map_err(io_error("rename over", &files.visits))?;
+            *highest = Some(count);
+        } else {
+            fs::remove_file(temp_path).map_err(io_error("remove", temp_path))?;
+        }
+    }
     File::open(&files.dir)
         .and_then(|dir| dir.sync_all())
         .map_err(io_error("fsync the directory", &files.dir))
 }
 
-fn run_flusher(shared: &Shared, observer: Arc<dyn CommitObserver>, lock: File) {
+fn run_writer(shared: &Shared, observer: &dyn CommitObserver, writer: usize) {
+    let temp_path = shared.files.temp(writer);
     let mut state = shared.lock_state();
     loop {
         let behind = state.count > shared.durable.load(Ordering::Acquire);
         let retry_due = behind && !shared.healthy.load(Ordering::Acquire);
-        if state.pending.is_empty() && !state.closing && !retry_due {
-            state.flusher_idle = true;
-            state = shared
-                .wake_flusher
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            continue;
+        if state.closing && state.pending.is_empty() {
+            break;
         }
-        if retry_due && state.pending.is_empty() && !state.closing {
-            state.flusher_idle = true;
-            let (guard, _) = shared
-                .wake_flusher
-                .wait_timeout(state, RETRY_INTERVAL)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            state = guard;
-            // Retry whether the timer ran out or a visit arrived.
+        if state.pending.is_empty() {
+            state.idle_writers += 1;
+            state = if retry_due {
+                shared
+                    .wake_writer
+                    .wait_timeout(state, RETRY_INTERVAL)
+                    .map(|(guard, _)| guard)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner().0)
+            } else {
+                shared
+                    .wake_writer
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+            };
+            state.idle_writers -= 1;
+            // Nothing new: stop if closing, or, if a failed write is due for a retry,
+            // fall through and retry it.
+            if state.pending.is_empty() && (state.closing || !retry_due) {
+                continue;
+            }
         }
-        state.flusher_idle = false;
         let target = state.count;
         let batch = std::mem::take(&mut state.pending);
-        let closing = state.closing;
         drop(state);
 
-        let outcome = commit(shared, &*observer, target, batch.len());
+        let outcome = commit(shared, observer, &temp_path, target, batch.len());
         for (number, ack) in batch {
             let reply = match &outcome {
                 Ok(()) => Ok(number),
@@ -433,21 +500,33 @@ fn run_flusher(shared: &Shared, observer: Arc<dyn CommitObserver>, lock: File) {
             // The visitor may have gone away (client disconnected); that is fine.
             let _ = ack.send(reply);
         }
-
         state = shared.lock_state();
-        if closing && state.pending.is_empty() {
-            state.closed = true;
-            let waiters = std::mem::take(&mut state.close_waiters);
-            drop(state);
-            // Release the directory before anyone learns the store is closed, so a
-            // successor process or test can take it over at once.
-            drop(lock);
-            let reply = outcome.map(|()| shared.durable.load(Ordering::Acquire));
-            for waiter in waiters {
-                let _ = waiter.send(reply.clone());
-            }
-            return;
-        }
+        state.last_error = outcome.err();
+    }
+
+    state.running_writers -= 1;
+    if state.running_writers > 0 {
+        return;
+    }
+    // The last writer out: every visit is answered and the final count is written.
+    state.closed = true;
+    let waiters = std::mem::take(&mut state.close_waiters);
+    let reply = match state.last_error.take() {
+        Some(message) => Err(message),
+        None => Ok(shared.durable.load(Ordering::Acquire)),
+    };
+    drop(state);
+    // Release the directory before anyone learns the store is closed, so a successor
+    // process or test can take it over at once.
+    drop(
+        shared
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take(),
+    );
+    for waiter in waiters {
+        let _ = waiter.send(reply.clone());
     }
 }
 
@@ -455,6 +534,7 @@ fn run_flusher(shared: &Shared, observer: Arc<dyn CommitObserver>, lock: File) {
 fn commit(
     shared: &Shared,
     observer: &dyn CommitObserver,
+    temp_path: &Path,
     target: u64,
     batch_size: usize,
 ) -> Result<(), Arc<str>> {
@@ -462,11 +542,11 @@ fn commit(
         return Ok(());
     }
     let started = Instant::now();
-    let result = write_count_atomically(&shared.files, target);
+    let result = commit_count(&shared.files, temp_path, &shared.renamed, target);
     observer.on_commit(started.elapsed(), batch_size, result.is_ok());
     match result {
         Ok(()) => {
-            shared.durable.store(target, Ordering::Release);
+            shared.durable.fetch_max(target, Ordering::AcqRel);
             if !shared.healthy.swap(true, Ordering::AcqRel) {
                 tracing::info!(visits = target, "writing the visit count works again");
             }
@@ -559,6 +639,45 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overlapping_commits_never_move_the_file_backwards() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path());
+        let file = dir.path().join(VISITS_FILE);
+        let done = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (file, done) = (file.clone(), done.clone());
+            thread::spawn(move || {
+                let (mut last, mut reads) = (0, 0u64);
+                while !done.load(Ordering::Acquire) {
+                    let bytes = fs::read(&file).expect("visits is always there");
+                    let value = parse_count(&bytes).expect("visits always parses");
+                    assert!(value >= last, "visits went back from {last} to {value}");
+                    last = value;
+                    reads += 1;
+                }
+                reads
+            })
+        };
+        let tasks: Vec<_> = (0..128)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for _ in 0..40 {
+                        store.record_visit().await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        done.store(true, Ordering::Release);
+        assert!(reader.join().unwrap() > 0);
+        assert_eq!(store.durable(), 5120);
+        assert_eq!(fs::read_to_string(&file).unwrap(), "5120\n");
+    }
+
     #[tokio::test]
     async fn the_count_survives_reopening() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -606,10 +725,16 @@ mod tests {
     fn a_leftover_temp_file_is_discarded() {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join(VISITS_FILE), "7\n").unwrap();
-        fs::write(dir.path().join(TEMP_FILE), "garbage").unwrap();
+        fs::write(dir.path().join("visits.tmp"), "garbage").unwrap();
+        fs::write(dir.path().join("visits.tmp.2"), "garbage").unwrap();
         let store = open(dir.path());
         assert_eq!(store.current(), 7);
-        assert!(!dir.path().join(TEMP_FILE).exists());
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".lock", "visits"]);
     }
 
     #[tokio::test]
