@@ -109,6 +109,7 @@ def main() -> None:
         cmd = ["helm", "template", "app-rust", "charts/app-rust", "--namespace", "default", "-f", "tests/e2e/values.yaml"]
         cap.add("render", f"$ {shlex.join(cmd)}   # Helm {subprocess.run([replicas.helm_binary(), 'version', '--template', '{{.Version}}'], capture_output=True, text=True).stdout}")
         cap.add("render", "rendered: " + ", ".join(f"{d['kind']}/{d['metadata']['name']}" for d in plan.documents if not replicas.is_hook(d)))
+        cap.add("render", "hooks and tests (not run by the replica run): " + ", ".join(f"{d['kind']}/{d['metadata']['name']} ({d['metadata']['annotations']['helm.sh/hook']})" for d in plan.documents if replicas.is_hook(d)))
         cap.add("render", f"StatefulSet {plan.name}: replicas {plan.replicas}, serviceName {plan.service_name}, podManagementPolicy {plan.pod_management_policy}, updateStrategy {plan.update_strategy}, claim templates {list(plan.claim_templates)}, retention whenScaled={plan.retention_when_scaled} whenDeleted={plan.retention_when_deleted}")
         run.create_network()
         args = run.podman_run_args(plan.pod(1))
