@@ -16,9 +16,7 @@ echo "==> cargo test"
 cargo test --locked
 
 for stage in tests/chart/run.sh tests/image/run.sh tests/e2e/run.sh; do
-  if [ -e "$stage" ]; then
-    echo "==> $stage"
-    bash "$stage"
-  fi
+  echo "==> $stage"
+  bash "$stage"
 done
 echo "==> all test stages passed"
