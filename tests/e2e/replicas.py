@@ -834,6 +834,20 @@ class ReplicaRun:
         podman("stop", "-t", str(running.spec.stop_timeout), running.container)
         self.event(f"pod {running.spec.name} stopped")
 
+    def pause_pod(self, ordinal: int) -> None:
+        """Freezes a pod's process (cgroup freezer): it keeps its IP and DNS name and the kernel
+        still accepts connections, but nothing answers, like a hung or overloaded replica."""
+        running = self.pods[ordinal]
+        running.ready_at = None
+        podman("pause", running.container)
+        self.event(f"pod {running.spec.name} paused (hung: still in DNS, accepts connections, never answers)")
+
+    def unpause_pod(self, ordinal: int) -> None:
+        running = self.pods[ordinal]
+        podman("unpause", running.container)
+        self.event(f"pod {running.spec.name} unpaused")
+        self.wait_ready(ordinal)
+
     def start_pod(self, ordinal: int) -> None:
         running = self.pods[ordinal]
         podman("start", running.container)

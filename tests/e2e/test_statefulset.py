@@ -270,6 +270,19 @@ def test_7_cluster_view_through_the_stable_dns_names(run, ledger):
         assert len(view["pods"]) == len(expected), "a replica was counted twice"
         assert view["total"] == sum(expected.values()) == sum(ledger["sent"].values())
 
+    deadline_s = json.loads(run.exec(0, "cat", "/etc/app-rust/config.json").stdout)["clusterDeadlineMs"] / 1000
+    # A hung replica: still in DNS, the kernel accepts the connection, nothing answers.
+    run.pause_pod(2)
+    try:
+        view, took = cluster_view(run, 0)
+        assert view["complete"] is False, view
+        assert [u["pod"] for u in view["unreachable"]] == [run.pods[2].spec.name], view["unreachable"]
+        assert view["total"] == sum(v for k, v in expected.items() if not k.endswith("-2"))
+        assert took < deadline_s + 0.5, f"answer with a hung peer took {took:.2f}s, deadline {deadline_s}s"
+    finally:
+        run.unpause_pod(2)
+
+    # A stopped replica: its name is gone from DNS.
     run.stop_pod(2)
     deadline_s = json.loads(run.exec(0, "cat", "/etc/app-rust/config.json").stdout)["clusterDeadlineMs"] / 1000
     view, took = cluster_view(run, 0)
