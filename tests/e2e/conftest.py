@@ -46,7 +46,7 @@ def run(plan: replicas.StatefulSetPlan):
         yield replica_run
     finally:
         replica_run.close()
-        leftovers = replicas.cleanup_run(replica_run.run_id)
+        leftovers = replicas.cleanup_run(replica_run.run_id, replica_run.prefix)
         assert not leftovers, f"cleanup left {leftovers}"
 
 

@@ -52,6 +52,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "app-rust"
 RUN_LABEL = "app-rust-e2e.run"
+INSTANCE_LABEL = "app-rust-e2e.instance"  # one ReplicaRun (a run may hold several)
 POD_LABEL = "app-rust-e2e.pod"
 REVISION_LABEL = "controller-revision-hash"
 
@@ -620,10 +621,11 @@ def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
     return proc
 
 
-def cleanup_run(run_id: str) -> list[str]:
-    """Removes every podman object labelled with this run id. Returns what it removed."""
+def cleanup_run(run_id: str, instance: str | None = None) -> list[str]:
+    """Removes every podman object of this run id (or only of one ReplicaRun instance of it).
+    Returns what it removed."""
     removed = []
-    sel = f"label={RUN_LABEL}={run_id}"
+    sel = f"label={INSTANCE_LABEL}={instance}" if instance else f"label={RUN_LABEL}={run_id}"
     ids = podman("ps", "-a", "-q", "--filter", sel, check=False).stdout.split()
     if ids:
         podman("rm", "-f", "-t", "0", *ids, check=False)
@@ -676,9 +678,10 @@ class RunningPod:
 class ReplicaRun:
     """A StatefulSet's pods on one podman network, driven like the controller would."""
 
-    def __init__(self, run_id: str | None = None, log: Callable[[str], None] | None = None):
+    def __init__(self, run_id: str | None = None, log: Callable[[str], None] | None = None, instance: str = ""):
         self.run_id = run_id or os.environ.get("APP_RUST_E2E_RUN") or secrets.token_hex(3)
-        self.prefix = f"e2e-{self.run_id}"
+        self.prefix = f"e2e-{self.run_id}" + (f"-{instance}" if instance else "")
+        self.labels = ["--label", f"{RUN_LABEL}={self.run_id}", "--label", f"{INSTANCE_LABEL}={self.prefix}"]
         self.network = f"{self.prefix}-net"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"app-rust-{self.prefix}-"))
         self.pods: dict[int, RunningPod] = {}
@@ -704,7 +707,7 @@ class ReplicaRun:
         self._stop.set()
         if self._prober:
             self._prober.join(timeout=15)
-        cleanup_run(self.run_id)
+        cleanup_run(self.run_id, self.prefix)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def event(self, message: str) -> None:
@@ -720,7 +723,7 @@ class ReplicaRun:
 
     def create_network(self) -> dict:
         if podman("network", "exists", self.network, check=False).returncode != 0:
-            podman("network", "create", "--label", f"{RUN_LABEL}={self.run_id}", self.network)
+            podman("network", "create", *self.labels, self.network)
         info = json.loads(podman("network", "inspect", self.network).stdout)[0]
         if not info.get("dns_enabled"):
             raise RuntimeError(
@@ -879,7 +882,7 @@ class ReplicaRun:
         """The `podman run` command line for one pod (also shown in the guide)."""
         container = self.container_name(spec.name)
         args = ["run", "--detach", "--name", container, "--hostname", spec.name, "--pull=never"]
-        args += ["--label", f"{RUN_LABEL}={self.run_id}", "--label", f"{POD_LABEL}={spec.name}", "--label", f"{REVISION_LABEL}={spec.revision}"]
+        args += [*self.labels, "--label", f"{POD_LABEL}={spec.name}", "--label", f"{REVISION_LABEL}={spec.revision}"]
         for k, v in sorted(spec.labels.items()):
             args += ["--label", f"{k}={v}"]
         for k, v in sorted(spec.annotations.items()):
@@ -955,7 +958,7 @@ class ReplicaRun:
                 if podman("volume", "exists", vol, check=False).returncode != 0:
                     assert self.plan is not None
                     tmpl = self.plan.claim_templates[m.claim]
-                    labels = [f"{RUN_LABEL}={self.run_id}", f"app-rust-e2e.claim={claim}"]
+                    labels = [f"{RUN_LABEL}={self.run_id}", f"{INSTANCE_LABEL}={self.prefix}", f"app-rust-e2e.claim={claim}"]
                     labels += [f"{k}={v}" for k, v in (tmpl["metadata"].get("labels") or {}).items()]
                     size = tmpl["spec"].get("resources", {}).get("requests", {}).get("storage", "")
                     labels.append(f"app-rust-e2e.requested-storage={size}")
@@ -1051,7 +1054,7 @@ class ReplicaRun:
         assert self.plan is not None
         spec = self.plan.pods[0]
         name = f"{self.prefix}-one-off"
-        args = ["run", "--rm", "-i", "--name", name, "--label", f"{RUN_LABEL}={self.run_id}", "--pull=never", "--network", "none"]
+        args = ["run", "--rm", "-i", "--name", name, *self.labels, "--pull=never", "--network", "none"]
         if spec.user:
             args += ["--user", spec.user]
         for g in spec.groups:
@@ -1070,7 +1073,7 @@ class ReplicaRun:
         assert self.plan is not None
         template = next(iter(self.plan.claim_templates))
         vol = self.volume_name(claim)
-        podman("volume", "create", "--label", f"{RUN_LABEL}={self.run_id}", "--label", f"app-rust-e2e.claim={claim}", vol)
+        podman("volume", "create", *self.labels, "--label", f"app-rust-e2e.claim={claim}", vol)
         self.event(f"claim {claim} created by hand (empty, from template {template})")
 
     def delete_claim(self, claim: str) -> None:

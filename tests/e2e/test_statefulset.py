@@ -339,9 +339,27 @@ def test_9_helm_uninstall_keeps_the_claims_and_a_reinstall_finds_the_counts(run,
     claims = [run.volume_name(c) for o in plan.ordinals for c in run.claims_of(o)]
     run.uninstall()
     assert run.pods == {}
-    assert replicas.podman("ps", "-a", "-q", "--filter", f"label={replicas.RUN_LABEL}={run.run_id}").stdout.strip() == ""
+    assert replicas.podman("ps", "-a", "-q", "--filter", f"label={replicas.INSTANCE_LABEL}={run.prefix}").stdout.strip() == ""
     assert plan.retention_when_deleted == "Retain"
     for claim in claims:
         assert replicas.podman("volume", "exists", claim, check=False).returncode == 0, f"{claim} was deleted"
     run.apply(plan)  # helm install again, same release name
     assert file_counts(run) == before == ledger["sent"]
+
+
+def test_10_ordered_ready_creates_each_pod_only_after_the_previous_one_is_ready(plan):
+    """The other podManagementPolicy, on a separate small set: -0 ready before -1 is created.
+    (The harness's controller follows the rendered policy; Parallel is what the chart ships.)"""
+    # A 2 s readiness delay: under Parallel app-rust-1 would be created long before
+    # app-rust-0 is ready, so the order below tells the two policies apart.
+    ordered = replicas.render_plan(
+        "app-rust", "default", [replicas.ROOT / "tests/e2e/values.yaml"], ["podManagementPolicy=OrderedReady", "replicaCount=2", "readinessProbe.initialDelaySeconds=2"]
+    )
+    assert ordered.pod_management_policy == "OrderedReady"
+    with replicas.ReplicaRun(instance="ordered") as second:
+        second.create_network()
+        second.apply(ordered)
+        steps = [e.split("s ", 1)[1] for e in second.events if e.split("s ", 1)[1].startswith("pod ")]
+        order = [" ".join(step.split()[:3]) for step in steps]
+        assert order == ["pod app-rust-0 created", "pod app-rust-0 ready", "pod app-rust-1 created", "pod app-rust-1 ready"], steps
+    assert replicas.cleanup_run(second.run_id, second.prefix) == []
