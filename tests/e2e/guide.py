@@ -222,6 +222,12 @@ def main() -> None:
             cap.exec_cat("uninstall", o)
         assert counts(run) == sent, counts(run)
 
+        # Let the kubelet-cadence prober give every pod at least one liveness probe first.
+        give_up = time.monotonic() + max(p.spec.probes["liveness"].period for p in run.pods.values()) + 5
+        while time.monotonic() < give_up and not all(
+            any(r.kind == "liveness" and r.pod == p.spec.name and r.at >= p.ready_at for r in run.probe_log) for p in run.pods.values()
+        ):
+            time.sleep(0.5)
         probes = [r for r in run.probe_log if r.kind in ("startup", "readiness")][:6]
         t0 = run.created_at
         cap.add("probes", "\n".join(f"{r.at - t0:7.2f}s {r.pod:12} {r.kind:9} {r.url:32} {'ok' if r.ok else 'FAIL'}  {r.detail}" for r in probes))
