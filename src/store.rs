@@ -30,9 +30,16 @@ pub const TEMP_PREFIX: &str = "visits.tmp";
 /// File held with an exclusive `flock` by the process that owns the directory.
 pub const LOCK_FILE: &str = ".lock";
 
-/// Writer threads, so many commits can be in flight at once. Four keep the disk busy
-/// at every load we measured; more only add threads that wait on the same journal.
+/// Writer threads, so several commits can be in flight when the disk is slow.
 const WRITERS: usize = 4;
+
+/// A second commit starts only once the newest one in flight has run this long. On a
+/// quick disk (a commit in about a millisecond) the running writer comes back for the
+/// waiting visits sooner than a second commit would finish, and one large batch costs
+/// less CPU than several small ones; on a slow or busy disk (several milliseconds per
+/// commit) overlapping commits cut the wait. Measured on this project's machine: one
+/// writer gave the best ratio on a quiet disk and the worst on a busy one.
+const OVERLAP_AFTER: Duration = Duration::from_millis(2);
 
 /// The writers only write files and format one integer.
 const WRITER_STACK_BYTES: usize = 64 * 1024;
@@ -154,8 +161,12 @@ struct State {
     count: u64,
     /// Visits waiting for a commit that covers them, with the number each one got.
     pending: Vec<(u64, Ack)>,
+    /// Writers waiting for visits, which `record_visit` must wake. Writers held back by
+    /// `OVERLAP_AFTER` are not counted: they wake by themselves.
     idle_writers: usize,
     running_writers: usize,
+    commits_in_flight: usize,
+    newest_commit_started: Option<Instant>,
     closing: bool,
     close_waiters: Vec<CloseAck>,
     /// The outcome of the last commit, reported to `close`.
@@ -219,6 +230,8 @@ impl VisitStore {
                 pending: Vec::new(),
                 idle_writers: 0,
                 running_writers: WRITERS,
+                commits_in_flight: 0,
+                newest_commit_started: None,
                 closing: false,
                 close_waiters: Vec::new(),
                 last_error: None,
@@ -487,8 +500,21 @@ fn run_writer(shared: &Shared, observer: &dyn CommitObserver, writer: usize) {
                 continue;
             }
         }
+        if let Some(started) = state.newest_commit_started {
+            let age = started.elapsed();
+            if age < OVERLAP_AFTER && !state.closing {
+                state = shared
+                    .wake_writer
+                    .wait_timeout(state, OVERLAP_AFTER - age)
+                    .map(|(guard, _)| guard)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+                continue;
+            }
+        }
         let target = state.count;
         let batch = std::mem::take(&mut state.pending);
+        state.commits_in_flight += 1;
+        state.newest_commit_started = Some(Instant::now());
         drop(state);
 
         let outcome = commit(shared, observer, &temp_path, target, batch.len());
@@ -502,6 +528,10 @@ fn run_writer(shared: &Shared, observer: &dyn CommitObserver, writer: usize) {
         }
         state = shared.lock_state();
         state.last_error = outcome.err();
+        state.commits_in_flight -= 1;
+        if state.commits_in_flight == 0 {
+            state.newest_commit_started = None;
+        }
     }
 
     state.running_writers -= 1;
