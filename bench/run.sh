@@ -6,8 +6,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-bash scripts/tools/install-apt.sh   # wrk
-bash scripts/tools/install-bench.sh # matplotlib for the plot
+bash bench/install-wrk.sh
+bash bench/install-matplotlib.sh
 # shellcheck source=../scripts/tools/env.sh
 source scripts/tools/env.sh
 

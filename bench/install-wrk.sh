@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs. Runs apt-get only when something is missing.
+# wrk, the load generator of the benchmark (Debian). Runs apt-get only when it is missing.
 set -euo pipefail
 packages=(wrk)
 missing=()
