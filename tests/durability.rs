@@ -4,114 +4,49 @@
 //! The disk tests mount small tmpfs file systems, so they need root (CI runs as root).
 //! They fail, never skip, without it.
 
+mod common;
+
 use std::fs;
-use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_app-rust");
+use common::{BinApp, file_count as read_count, run_bin};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port on 127.0.0.1")
-        .port()
-}
-
-/// The release or debug binary as a child process on 127.0.0.1, stderr captured.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn command(data_dir: &Path, port: u16) -> Command {
-        let mut command = Command::new(BINARY);
-        command
-            .arg("serve")
-            .env("DATA_DIR", data_dir)
-            .env("APP_LISTEN", format!("127.0.0.1:{port}"))
-            .env("POD_NAME", "durability-0")
-            .env("APP_LOG_LEVEL", "warn")
-            .env_remove("CONFIG_FILE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    /// Starts the server and waits for `/readyz` = 200.
-    async fn start(data_dir: &Path) -> Server {
-        let port = free_port();
-        let child = Self::command(data_dir, port)
-            .spawn()
-            .expect("spawn app-rust");
-        let mut server = Server { child, port };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(resp) = client.get(server.url("/readyz")).send().await
-                && resp.status() == 200
-            {
-                return server;
-            }
-            if let Some(status) = server.child.try_wait().expect("poll child") {
-                panic!("app-rust exited with {status}: {}", server.stderr());
-            }
-            assert!(Instant::now() < deadline, "app-rust not ready in 10 s");
-            tokio::time::sleep(Duration::from_millis(10)).await;
+/// Starts the binary on `data_dir` and waits until `/readyz` answers 200.
+async fn start(data_dir: &Path) -> BinApp {
+    let app = BinApp::spawn(data_dir, &[], &[]);
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(resp) = client.get(app.url("/readyz")).send().await
+            && resp.status() == 200
+        {
+            return app;
         }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn stderr(&mut self) -> String {
-        let mut text = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            let _ = stderr.read_to_string(&mut text);
-        }
-        text
-    }
-
-    fn kill_9(&mut self) {
-        self.child.kill().expect("SIGKILL app-rust");
-        self.child.wait().expect("reap app-rust");
+        assert!(Instant::now() < deadline, "app-rust not ready in 10 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn kill_9(app: &mut BinApp) {
+    app.child.kill().expect("SIGKILL app-rust");
+    app.child.wait().expect("reap app-rust");
 }
 
 /// Runs the binary on a directory it must refuse; returns its exit status and stderr.
 fn refused_start(data_dir: &Path) -> (std::process::ExitStatus, String) {
-    let child = Server::command(data_dir, free_port())
-        .spawn()
-        .expect("spawn app-rust");
-    let output = child.wait_with_output().expect("wait for app-rust");
+    let dir = data_dir.to_str().expect("a UTF-8 temp path");
+    let output = run_bin(
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", dir],
+        &[],
+    );
     (
         output.status,
         String::from_utf8_lossy(&output.stderr).into(),
     )
-}
-
-fn read_count(dir: &Path) -> u64 {
-    let text = fs::read_to_string(dir.join("visits")).expect("read visits");
-    assert!(
-        text.ends_with('\n'),
-        "visits must end with a newline: {text:?}"
-    );
-    text.trim_end()
-        .parse()
-        .unwrap_or_else(|e| panic!("visits is not a count ({e}): {text:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,7 +58,7 @@ async fn kill_9_under_load_never_loses_an_acknowledged_visit() {
     // Several kill points, counted from the first acknowledged visit so the process is
     // always under load when it dies, landing at different phases of the commit cycle.
     for (round, kill_after_ms) in [0u64, 3, 17, 60, 150, 400].into_iter().enumerate() {
-        let mut server = Server::start(&data).await;
+        let mut server = start(&data).await;
         let before = read_count(&data);
         assert!(
             before >= acknowledged_total && before <= attempted_total,
@@ -169,7 +104,7 @@ async fn kill_9_under_load_never_loses_an_acknowledged_visit() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
-        server.kill_9();
+        kill_9(&mut server);
         stop.store(true, Ordering::Relaxed);
         for worker in workers {
             worker.await.expect("worker");
@@ -190,7 +125,7 @@ async fn kill_9_under_load_never_loses_an_acknowledged_visit() {
         acknowledged_total = persisted;
         attempted_total = persisted;
     }
-    let server = Server::start(&data).await;
+    let server = start(&data).await;
     let shown: u64 = reqwest::get(server.url("/visits"))
         .await
         .expect("GET /visits")
@@ -207,7 +142,7 @@ async fn kill_9_under_load_never_loses_an_acknowledged_visit() {
 fn a_second_instance_on_the_same_directory_fails_fast() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let _first = runtime.block_on(Server::start(dir.path()));
+    let _first = runtime.block_on(start(dir.path()));
     let started = Instant::now();
     let (status, stderr) = refused_start(dir.path());
     assert!(
@@ -293,7 +228,7 @@ fn a_read_only_data_directory_stops_startup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_answers_503_fails_readiness_and_recovers_by_itself() {
     let tmpfs = Tmpfs::mount("size=256k,mode=0755");
-    let server = Server::start(&tmpfs.path).await;
+    let server = start(&tmpfs.path).await;
     let client = reqwest::Client::new();
     for _ in 0..3 {
         assert_eq!(
