@@ -7,8 +7,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{BinApp, client, get_text, run_bin, temp_dir};
-use reqwest::header::ACCEPT;
+use common::{BinApp, client, get_json, get_text, run_bin, temp_dir};
 
 fn write_config(dir: &std::path::Path, json: &str) -> std::path::PathBuf {
     let path = dir.join("config.json");
@@ -258,15 +257,7 @@ async fn the_config_file_drives_the_running_service() {
     let body = response.text().await.unwrap();
     assert!(body.contains("Greetings from the file"), "{body}");
     assert!(body.contains("America/New_York"), "{body}");
-    let page: serde_json::Value = client
-        .get(app.url("/"))
-        .header(ACCEPT, "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: serde_json::Value = get_json(&client, &app.url("/")).await;
     assert_eq!(page["timezone"], "America/New_York");
     assert!(
         ["-05:00", "-04:00"].contains(&page["utcOffset"].as_str().unwrap()),

@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use common::{TestApp, client, file_count, get_text, temp_dir, visits};
+use common::{TestApp, client, file_count, get_json, get_text, temp_dir, visits};
 use reqwest::header::ACCEPT;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,15 +265,7 @@ async fn the_count_survives_a_restart() {
 
     let app = TestApp::spawn(dir.path()).await;
     assert_eq!(visits(&client, &app).await, 7);
-    let page: serde_json::Value = client
-        .get(app.url("/"))
-        .header(ACCEPT, "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: serde_json::Value = get_json(&client, &app.url("/")).await;
     assert_eq!(page["visits"], 8);
     app.stop().await;
     assert_eq!(file_count(dir.path()), 8);

@@ -8,8 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveTime, Timelike, Utc};
-use common::{TestApp, client, temp_dir};
-use reqwest::header::ACCEPT;
+use common::{TestApp, client, get_json, temp_dir};
 
 const MOSCOW_OFFSET_SECONDS: i32 = 3 * 3600;
 
@@ -19,15 +18,7 @@ async fn the_page_shows_the_current_time_in_moscow() {
     let app = TestApp::spawn(dir.path()).await;
     let client = client();
 
-    let page: serde_json::Value = client
-        .get(app.url("/"))
-        .header(ACCEPT, "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: serde_json::Value = get_json(&client, &app.url("/")).await;
     let now = Utc::now();
     assert_eq!(page["timezone"], "Europe/Moscow");
     assert_eq!(page["utcOffset"], "+03:00");

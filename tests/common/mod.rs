@@ -112,6 +112,19 @@ pub async fn get_text(client: &reqwest::Client, url: &str) -> (u16, String) {
     (status, response.text().await.expect("a body"))
 }
 
+/// GET with `Accept: application/json`, decoded.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .expect("a response")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 pub async fn visits(client: &reqwest::Client, app: &TestApp) -> u64 {
     let (status, body) = get_text(client, &app.url("/visits")).await;
     assert_eq!(status, 200, "{body}");
