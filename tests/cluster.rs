@@ -2,6 +2,8 @@
 //! a stopped replica, peers that never answer or answer garbage, and derived peer names
 //! resolved through a fake DNS server on 127.0.0.1 that never answers or says NXDOMAIN.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -11,7 +13,8 @@ use app_rust::cluster::{
     PAGE_PEERS_MAX_AGE, PeerMetrics, PodCount,
 };
 use app_rust::page::PageJson;
-use app_rust::server::{Application, ServeError};
+use app_rust::server::Application;
+use common::{BinApp, Serving, client, run_bin};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -32,8 +35,8 @@ struct Replica {
     pod: String,
     url: String,
     _data: TempDir,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<Result<(), ServeError>>>,
+    /// None for a replica run as a separate process.
+    serving: Option<Serving>,
 }
 
 impl Replica {
@@ -42,15 +45,9 @@ impl Replica {
     }
 
     /// Graceful stop, as on SIGTERM: listener and every connection closed.
-    async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("the server task does not panic")
-                .expect("the server shuts down cleanly");
+    async fn stop(self) {
+        if let Some(serving) = self.serving {
+            serving.stop().await;
         }
     }
 }
@@ -88,27 +85,14 @@ async fn start_set(count: usize, extra_peers: &[String]) -> Vec<Replica> {
         let application = Application::build_with_listener(config, listener)
             .await
             .expect("the replica starts");
-        let (tx, rx) = oneshot::channel();
-        let server = tokio::spawn(application.run_until_stopped(async {
-            let _ = rx.await;
-        }));
         replicas.push(Replica {
             pod,
             url,
             _data: data,
-            shutdown: Some(tx),
-            server: Some(server),
+            serving: Some(Serving::start(application)),
         });
     }
     replicas
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("a reqwest client")
 }
 
 async fn visit(client: &reqwest::Client, replica: &Replica, times: u64) {
@@ -159,6 +143,19 @@ async fn cluster_view(client: &reqwest::Client, replica: &Replica) -> (ClusterVi
 
 /// The page reuses the other replicas' counts for `PAGE_PEERS_MAX_AGE` (the visits above were
 /// page views too); wait until the next page asks the peers again.
+/// `GET /` as JSON: counts one visit on `replica`.
+async fn page_json(client: &reqwest::Client, replica: &Replica) -> PageJson {
+    client
+        .get(replica.at("/"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("the page answers")
+        .json()
+        .await
+        .expect("the page is JSON")
+}
+
 async fn let_page_snapshot_expire() {
     tokio::time::sleep(PAGE_PEERS_MAX_AGE + Duration::from_millis(50)).await;
 }
@@ -210,15 +207,7 @@ async fn every_replica_answers_the_exact_total_and_breakdown() {
 
     // The page counts exactly one visit (here) and shows the cluster total beside it.
     let_page_snapshot_expire().await;
-    let page: PageJson = client
-        .get(set[1].at("/"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .expect("the page answers")
-        .json()
-        .await
-        .expect("the page is JSON");
+    let page = page_json(&client, &set[1]).await;
     assert_eq!(page.visits, 6);
     let cluster = page.cluster.expect("peers are configured");
     assert_eq!((cluster.total, cluster.complete), (16, true));
@@ -246,6 +235,31 @@ async fn every_replica_answers_the_exact_total_and_breakdown() {
     }
 }
 
+/// After one of three replicas (3, 5 and 7 visits) is gone, each survivor answers within the
+/// deadline with its own and the other survivor's counts, and names the gone one.
+async fn assert_survivors_see_a_partial_view(
+    client: &reqwest::Client,
+    survivors: &[Replica],
+    gone_url: &str,
+) {
+    for replica in survivors {
+        let (view, elapsed) = cluster_view(client, replica).await;
+        assert!(elapsed < deadline_with_margin(), "took {elapsed:?}");
+        assert!(!view.complete, "{view:?}");
+        assert_eq!(view.total, 8);
+        assert_eq!(
+            view.pods,
+            vec![count(&survivors[0], 3), count(&survivors[1], 5)]
+        );
+        assert_eq!(view.unreachable.len(), 1, "{view:?}");
+        assert_eq!(view.unreachable[0].url, gone_url);
+        assert!(
+            view.unreachable[0].error.starts_with("connection failed"),
+            "{view:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_stopped_replica_makes_the_answer_incomplete_within_the_deadline() {
     let mut set = start_set(3, &[]).await;
@@ -261,19 +275,7 @@ async fn a_stopped_replica_makes_the_answer_incomplete_within_the_deadline() {
     let stopped_url = stopped.url.clone();
     stopped.stop().await;
 
-    for replica in &set {
-        let (view, elapsed) = cluster_view(&client, replica).await;
-        assert!(elapsed < deadline_with_margin(), "took {elapsed:?}");
-        assert!(!view.complete, "{view:?}");
-        assert_eq!(view.total, 8);
-        assert_eq!(view.pods, vec![count(&set[0], 3), count(&set[1], 5)]);
-        assert_eq!(view.unreachable.len(), 1, "{view:?}");
-        assert_eq!(view.unreachable[0].url, stopped_url);
-        assert!(
-            view.unreachable[0].error.starts_with("connection failed"),
-            "{view:?}"
-        );
-    }
+    assert_survivors_see_a_partial_view(&client, &set, &stopped_url).await;
 
     // Local visits are not affected; the page marks the total as partial.
     let_page_snapshot_expire().await;
@@ -300,16 +302,6 @@ async fn a_stopped_replica_makes_the_answer_incomplete_within_the_deadline() {
     }
 }
 
-/// The real binary as a child process; SIGKILLed on drop if still running.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_killed_replica_process_makes_the_answer_incomplete_within_the_deadline() {
     // Two replicas in-process and the third as the real binary, so that it can be SIGKILLed:
@@ -323,47 +315,25 @@ async fn a_killed_replica_process_makes_the_answer_incomplete_within_the_deadlin
     let set = start_set(2, std::slice::from_ref(&killed_url)).await;
     let peers = format!("{},{},{killed_url}", set[0].url, set[1].url);
     let data = tempfile::tempdir().expect("a temp dir");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_app-rust"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("APP_")
-            || ["CONFIG_FILE", "DATA_DIR", "POD_NAME", "POD_NAMESPACE"].contains(&name.as_str())
-        {
-            command.env_remove(name);
-        }
-    }
-    let child = command
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args([
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = BinApp::spawn(
+        data.path(),
+        &[
+            "--listen",
+            &listen,
             "--pod-name",
             "app-rust-2",
             "--peers",
             &peers,
-            "--log-level",
-            "warn",
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn app-rust serve");
-    let mut child = KillOnDrop(child);
+        ],
+        &[],
+    );
     let client = client();
-    let ready_by = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = client.get(format!("{killed_url}/readyz")).send().await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(Instant::now() < ready_by, "the binary did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let killed = Replica {
         pod: "app-rust-2".into(),
         url: killed_url.clone(),
         _data: data,
-        shutdown: None,
-        server: None,
+        serving: None,
     };
     visit(&client, &set[0], 3).await;
     visit(&client, &set[1], 5).await;
@@ -375,21 +345,9 @@ async fn a_killed_replica_process_makes_the_answer_incomplete_within_the_deadlin
         assert_eq!(view.pods, everyone);
     }
 
-    child.0.kill().expect("SIGKILL the binary");
-    child.0.wait().expect("reap the binary");
-    for replica in &set {
-        let (view, elapsed) = cluster_view(&client, replica).await;
-        assert!(elapsed < deadline_with_margin(), "took {elapsed:?}");
-        assert!(!view.complete, "{view:?}");
-        assert_eq!(view.total, 8);
-        assert_eq!(view.pods, vec![count(&set[0], 3), count(&set[1], 5)]);
-        assert_eq!(view.unreachable.len(), 1, "{view:?}");
-        assert_eq!(view.unreachable[0].url, killed_url);
-        assert!(
-            view.unreachable[0].error.starts_with("connection failed"),
-            "{view:?}"
-        );
-    }
+    child.child.kill().expect("SIGKILL the binary");
+    child.child.wait().expect("reap the binary");
+    assert_survivors_see_a_partial_view(&client, &set, &killed_url).await;
     visit(&client, &set[1], 1).await;
     assert_eq!(local_count(&client, &set[1]).await, 6);
     for replica in set {
@@ -487,15 +445,7 @@ async fn silent_and_garbage_peers_are_unreachable_within_the_deadline() {
     // The page still counts exactly one visit, bounded by the deadline.
     let_page_snapshot_expire().await;
     let started = Instant::now();
-    let page: PageJson = client
-        .get(set[0].at("/"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .expect("the page answers")
-        .json()
-        .await
-        .expect("the page is JSON");
+    let page = page_json(&client, &set[0]).await;
     assert!(started.elapsed() < deadline_with_margin());
     assert_eq!(page.visits, 3);
     let cluster = page.cluster.expect("peers are configured");
@@ -856,19 +806,9 @@ async fn derived_peers_that_do_not_resolve_never_block_the_answer() {
 
 /// `app-rust check-config` with the given arguments and a clean environment.
 fn check_config(args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_app-rust"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("APP_")
-            || ["CONFIG_FILE", "DATA_DIR", "POD_NAME", "POD_NAMESPACE"].contains(&name.as_str())
-        {
-            command.env_remove(name);
-        }
-    }
-    command
-        .arg("check-config")
-        .args(args)
-        .output()
-        .expect("run app-rust check-config")
+    let mut full = vec!["check-config"];
+    full.extend_from_slice(args);
+    run_bin(&full, &[])
 }
 
 #[test]

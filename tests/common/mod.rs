@@ -24,8 +24,33 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub state: AppState,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<Result<(), ServeError>>>,
+    serving: Serving,
+}
+
+/// An `Application` serving in a task until `stop`.
+pub struct Serving {
+    shutdown: oneshot::Sender<()>,
+    server: JoinHandle<Result<(), ServeError>>,
+}
+
+impl Serving {
+    pub fn start(application: Application) -> Serving {
+        let (shutdown, stopped) = oneshot::channel();
+        let server = tokio::spawn(application.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        Serving { shutdown, server }
+    }
+
+    /// Graceful shutdown, as on SIGTERM: listener and every connection closed; returns
+    /// once the final count is on disk.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        self.server
+            .await
+            .expect("the server task does not panic")
+            .expect("the server shuts down cleanly");
+    }
 }
 
 impl TestApp {
@@ -43,16 +68,11 @@ impl TestApp {
             .expect("the application starts");
         let addr = SocketAddr::from(([127, 0, 0, 1], application.port()));
         let state = application.state().clone();
-        let (tx, rx) = oneshot::channel();
-        let server = tokio::spawn(application.run_until_stopped(async {
-            let _ = rx.await;
-        }));
         TestApp {
             addr,
             data_dir: data_dir.to_owned(),
             state,
-            shutdown: Some(tx),
-            server: Some(server),
+            serving: Serving::start(application),
         }
     }
 
@@ -61,16 +81,8 @@ impl TestApp {
     }
 
     /// Graceful shutdown, as on SIGTERM; returns once the final count is on disk.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("the server task does not panic")
-                .expect("the server shuts down cleanly");
-        }
+    pub async fn stop(self) {
+        self.serving.stop().await;
     }
 }
 
