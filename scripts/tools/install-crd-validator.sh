@@ -8,11 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
 source "$here/env.sh"
 # Node and npm come with the machine image; on a bare Debian 12 take them from Debian.
-if ! command -v npm >/dev/null 2>&1; then
-  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends nodejs npm
-fi
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 version="6.0.0"
 prefix="$APP_RUST_TOOLS/npm/crd-validator"
 mkdir -p "$prefix"

@@ -12,11 +12,7 @@ bin="$APP_RUST_TOOLS/bin"
 mkdir -p "$bin" "$APP_RUST_TOOLS/venv"
 
 # Debian's own python3 ships venv/ensurepip separately (python3-venv).
-if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends python3-venv
-fi
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 # name  "pinned requirements"  "console scripts to link"
 ensure_venv() {
