@@ -1,7 +1,7 @@
 //! app-rust: a per-replica, durable visit counter served over HTTP.
 //!
-//! Each module has one job; see docs/CONTRACT.md for the interface the image, the
-//! chart and the tests rely on.
+//! Each module has one job (docs/ARCHITECTURE.md draws them and the path of a visit);
+//! docs/CONTRACT.md is the interface the image, the chart and the tests rely on.
 
 pub mod cli;
 pub mod cluster;
@@ -13,6 +13,7 @@ pub mod routes;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod validated;
 
 pub use config::Config;
 pub use routes::app;

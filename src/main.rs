@@ -6,17 +6,7 @@ use app_rust::{Application, Config, probe, shutdown_signal, telemetry};
 
 fn main() -> ExitCode {
     match cli::parse() {
-        Invocation::Serve(settings) => match serve(&settings) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "app-rust stopped with an error"
-                );
-                eprintln!("app-rust: {error:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Invocation::Serve(settings) => serve(&settings),
         Invocation::CheckConfig(settings) => check_config(&settings),
         Invocation::Probe(args) => {
             let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -61,9 +51,30 @@ fn check_config(settings: &CliSettings) -> ExitCode {
     }
 }
 
-fn serve(settings: &CliSettings) -> anyhow::Result<()> {
-    let config = Config::resolve(settings).context("invalid configuration")?;
-    telemetry::init(config.log_format, &config.log_level).context("cannot set up logging")?;
+/// Runs the service. An error that stops it is reported once, on stderr, with its whole chain
+/// (not also as a log line: `kubectl logs` shows both streams together).
+fn serve(settings: &CliSettings) -> ExitCode {
+    let config = match Config::resolve(settings) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("app-rust: invalid configuration: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) = telemetry::init(config.log_format, &config.log_level) {
+        eprintln!("app-rust: cannot set up logging: {error}");
+        return ExitCode::FAILURE;
+    }
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("app-rust: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -14,7 +14,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::cluster::PeerMetrics;
+use crate::cluster::{PeerAnswer, PeerError};
 use crate::store::{CommitObserver, VisitStore};
 
 /// Labels of `http_requests_total`. `route` is the matched route pattern, never the raw path,
@@ -40,6 +40,78 @@ fn latency_histogram() -> Histogram {
         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
         10.0,
     ])
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `ok`, `timeout` or `error`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+fn peer_latency_histogram() -> Histogram {
+    // 0.5 ms .. ~1 s: a peer in the same cluster answers in about a millisecond; the timeout
+    // defaults to 300 ms.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 12))
+}
+
+/// The cluster view's peer queries: `app_peer_request_duration_seconds{outcome}` and
+/// `app_peer_errors_total{reason}`.
+#[derive(Debug, Clone)]
+pub struct PeerMetrics {
+    durations: HistogramFamily<OutcomeLabels>,
+    errors: Family<ReasonLabels, Counter>,
+}
+
+impl Default for PeerMetrics {
+    fn default() -> Self {
+        PeerMetrics {
+            durations: Family::new_with_constructor(peer_latency_histogram),
+            errors: Family::default(),
+        }
+    }
+}
+
+impl PeerMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register_with_unit(
+            "app_peer_request_duration",
+            "Time to ask one peer replica for its count (DNS, connect, answer), by outcome",
+            Unit::Seconds,
+            self.durations.clone(),
+        );
+        registry.register(
+            "app_peer_errors",
+            "Peer replicas that could not be counted, by reason",
+            self.errors.clone(),
+        );
+    }
+
+    pub fn observe_peer(&self, elapsed: Duration, result: &Result<PeerAnswer, PeerError>) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(error) if error.is_timeout() => "timeout",
+            Err(_) => "error",
+        };
+        self.durations
+            .get_or_create(&OutcomeLabels { outcome })
+            .observe(elapsed.as_secs_f64());
+        if let Err(error) = result {
+            self.count_peer_error(error);
+        }
+    }
+
+    pub fn count_peer_error(&self, error: &PeerError) {
+        self.errors
+            .get_or_create(&ReasonLabels {
+                reason: error.reason(),
+            })
+            .inc();
+    }
 }
 
 /// Persistence metrics, fed by the store's flusher through `CommitObserver`.

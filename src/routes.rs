@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{MatchedPath, Query, Request, State};
 use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::get;
@@ -24,18 +24,13 @@ use crate::cluster::Cluster;
 use crate::metrics::Metrics;
 use crate::page::PageView;
 use crate::store::VisitStore;
+use crate::validated::PodName;
 
 pub const X_SERVED_BY: HeaderName = HeaderName::from_static("x-served-by");
 
 /// Route label of requests that matched no route (404s), so that arbitrary paths do not
 /// create metric series.
 const UNMATCHED_ROUTE: &str = "unmatched";
-
-#[derive(Debug, thiserror::Error)]
-pub enum RoutesError {
-    #[error("the pod name {0:?} cannot be sent in the X-Served-By header (use visible ASCII)")]
-    PodName(String),
-}
 
 /// Everything the handlers share.
 #[derive(Clone)]
@@ -47,8 +42,7 @@ struct Shared {
     store: VisitStore,
     metrics: Arc<Metrics>,
     cluster: Arc<Cluster>,
-    pod: String,
-    served_by: HeaderValue,
+    pod: PodName,
     greeting: String,
     timezone: Tz,
     request_timeout: Duration,
@@ -59,7 +53,7 @@ struct Shared {
 /// The parts of the configuration the HTTP layer needs.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    pub pod: String,
+    pub pod: PodName,
     pub greeting: String,
     pub timezone: Tz,
     pub request_timeout: Duration,
@@ -72,23 +66,20 @@ impl AppState {
         metrics: Arc<Metrics>,
         cluster: Arc<Cluster>,
         settings: HttpSettings,
-    ) -> Result<AppState, RoutesError> {
-        let served_by = HeaderValue::from_str(&settings.pod)
-            .map_err(|_| RoutesError::PodName(settings.pod.clone()))?;
-        Ok(AppState {
+    ) -> AppState {
+        AppState {
             inner: Arc::new(Shared {
                 store,
                 metrics,
                 cluster,
                 pod: settings.pod,
-                served_by,
                 greeting: settings.greeting,
                 timezone: settings.timezone,
                 request_timeout: settings.request_timeout,
                 max_body_bytes: settings.max_body_bytes,
                 shutting_down: AtomicBool::new(false),
             }),
-        })
+        }
     }
 
     /// Makes `/readyz` answer 503 from now on (first step of a graceful shutdown).
@@ -104,12 +95,8 @@ impl AppState {
         &self.inner.store
     }
 
-    pub fn pod(&self) -> &str {
+    pub fn pod(&self) -> &PodName {
         &self.inner.pod
-    }
-
-    pub fn cluster(&self) -> &Cluster {
-        &self.inner.cluster
     }
 }
 
@@ -119,7 +106,7 @@ pub fn app(state: AppState) -> Router {
     let middleware = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             X_SERVED_BY,
-            shared.served_by.clone(),
+            shared.pod.header_value().clone(),
         ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(TimeoutLayer::with_status_code(
@@ -225,7 +212,7 @@ async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
             let cluster = shared.cluster.page_total(visits).await;
             let view = PageView {
                 greeting: &shared.greeting,
-                pod: &shared.pod,
+                pod: shared.pod.as_str(),
                 visits,
                 now: Utc::now().with_timezone(&shared.timezone),
                 cluster,
@@ -317,7 +304,7 @@ async fn visits(
                     [NO_STORE],
                     Json(VisitsJson {
                         visits,
-                        pod: state.inner.pod.clone(),
+                        pod: state.inner.pod.to_string(),
                     }),
                 )
                     .into_response()

@@ -17,17 +17,15 @@ use tokio::net::TcpListener;
 use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::Config;
 use crate::metrics::{Metrics, PersistMetrics};
-use crate::routes::{AppState, HttpSettings, RoutesError, app};
+use crate::routes::{AppState, HttpSettings, app};
 use crate::store::{StoreError, VisitStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot open the data directory {dir}: {source}")]
-    Store { dir: String, source: StoreError },
-    #[error("cannot listen on {addr}: {source} (check --listen / APP_LISTEN)")]
-    Bind { addr: SocketAddr, source: io::Error },
     #[error(transparent)]
-    Routes(#[from] RoutesError),
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {cause} (check --listen / APP_LISTEN)")]
+    Bind { addr: SocketAddr, cause: io::Error },
     #[error(transparent)]
     Cluster(#[from] ClusterError),
 }
@@ -66,32 +64,24 @@ impl Application {
         listener: Option<TcpListener>,
     ) -> Result<Application, StartupError> {
         let persist = PersistMetrics::default();
-        let store =
-            VisitStore::open(&config.data_dir, Arc::new(persist.clone())).map_err(|source| {
-                StartupError::Store {
-                    dir: config.data_dir.display().to_string(),
-                    source,
-                }
-            })?;
+        let store = VisitStore::open(&config.data_dir, Arc::new(persist.clone()))?;
         let metrics = Metrics::new(&persist, store.clone());
         let listener = match listener {
             Some(listener) => listener,
-            None => {
-                TcpListener::bind(config.listen)
-                    .await
-                    .map_err(|source| StartupError::Bind {
-                        addr: config.listen,
-                        source,
-                    })?
-            }
+            None => TcpListener::bind(config.listen)
+                .await
+                .map_err(|cause| StartupError::Bind {
+                    addr: config.listen,
+                    cause,
+                })?,
         };
-        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+        let local_addr = listener.local_addr().map_err(|cause| StartupError::Bind {
             addr: config.listen,
-            source,
+            cause,
         })?;
         let port = local_addr.port();
         let cluster = Cluster::new(
-            &ClusterSettings::from_config(&config, local_addr),
+            &ClusterSettings::from_config(&config, local_addr)?,
             metrics.peers().clone(),
         )?;
         let state = AppState::new(
@@ -102,10 +92,10 @@ impl Application {
                 pod: config.pod_name.clone(),
                 greeting: config.greeting.clone(),
                 timezone: config.timezone,
-                request_timeout: config.request_timeout(),
-                max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+                request_timeout: config.request_timeout,
+                max_body_bytes: config.max_body_bytes,
             },
-        )?;
+        );
         Ok(Application {
             listener,
             port,
@@ -143,8 +133,8 @@ impl Application {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(config.header_read_timeout())
-            .max_buf_size(usize::try_from(config.max_header_bytes).unwrap_or(usize::MAX));
+            .header_read_timeout(config.header_read_timeout)
+            .max_buf_size(config.max_header_bytes);
         let graceful = GracefulShutdown::new();
 
         tracing::info!(
@@ -192,14 +182,14 @@ impl Application {
             in_flight_connections = graceful.count(),
             "shutdown: not ready, listener closed, draining connections"
         );
-        let drained = tokio::time::timeout(config.shutdown_timeout(), graceful.shutdown()).await;
+        let drained = tokio::time::timeout(config.shutdown_timeout, graceful.shutdown()).await;
         match drained {
             Ok(()) => tracing::info!(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "shutdown: all connections drained"
             ),
             Err(_) => tracing::warn!(
-                timeout_ms = config.shutdown_timeout_ms,
+                timeout_ms = config.shutdown_timeout.as_millis() as u64,
                 "shutdown: connections still open after the drain bound; closing anyway"
             ),
         }

@@ -54,11 +54,11 @@ const CORRUPT_QUOTE_LIMIT: usize = 64;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "cannot write to the data directory {dir}: {source}. Mount it read-write and make it \
+        "cannot write to the data directory {dir}: {cause}. Mount it read-write and make it \
          writable by the user the service runs as (in Kubernetes: fsGroup), or set DATA_DIR to \
          a writable directory"
     )]
-    NotWritable { dir: PathBuf, source: io::Error },
+    NotWritable { dir: PathBuf, cause: io::Error },
 
     #[error(
         "the data directory {dir} is already in use by another app-rust process ({holder}); only \
@@ -73,11 +73,11 @@ pub enum StoreError {
     )]
     Corrupt { path: PathBuf, found: String },
 
-    #[error("failed to {action} {path}: {source}")]
+    #[error("failed to {action} {path}: {cause}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        source: io::Error,
+        cause: io::Error,
     },
 
     #[error("the visit was not saved because writing the count failed: {0}")]
@@ -209,9 +209,9 @@ impl VisitStore {
             dir: data_dir.to_path_buf(),
             visits: data_dir.join(VISITS_FILE),
         };
-        let not_writable = |source| StoreError::NotWritable {
+        let not_writable = |cause| StoreError::NotWritable {
             dir: files.dir.clone(),
-            source,
+            cause,
         };
         fs::create_dir_all(&files.dir).map_err(not_writable)?;
         let lock = acquire_lock(&files.dir)?;
@@ -219,7 +219,7 @@ impl VisitStore {
         remove_leftover_temp_files(&files.dir).map_err(not_writable)?;
         let renamed = Mutex::new(None);
         commit_count(&files, &files.temp(0), &renamed, count).map_err(|e| match e {
-            StoreError::Io { source, .. } => not_writable(source),
+            StoreError::Io { cause, .. } => not_writable(cause),
             other => other,
         })?;
 
@@ -249,13 +249,13 @@ impl VisitStore {
                 .name(format!("visits-writer-{writer}"))
                 .stack_size(WRITER_STACK_BYTES)
                 .spawn(move || run_writer(&writer_shared, &*observer, writer));
-            if let Err(source) = spawned {
+            if let Err(cause) = spawned {
                 // The writers already running stop once the store is closed.
                 shared.request_close(None);
                 return Err(StoreError::Io {
                     action: "start a writer thread for",
                     path: shared.files.dir.clone(),
-                    source,
+                    cause,
                 });
             }
         }
@@ -328,9 +328,9 @@ fn acquire_lock(dir: &Path) -> Result<File, StoreError> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|source| StoreError::NotWritable {
+        .map_err(|cause| StoreError::NotWritable {
             dir: dir.to_path_buf(),
-            source,
+            cause,
         })?;
     match lock.try_lock() {
         Ok(()) => {}
@@ -346,11 +346,11 @@ fn acquire_lock(dir: &Path) -> Result<File, StoreError> {
                 holder,
             });
         }
-        Err(TryLockError::Error(source)) => {
+        Err(TryLockError::Error(cause)) => {
             return Err(StoreError::Io {
                 action: "lock",
                 path,
-                source,
+                cause,
             });
         }
     }
@@ -358,10 +358,10 @@ fn acquire_lock(dir: &Path) -> Result<File, StoreError> {
     let record_pid = lock
         .set_len(0)
         .and_then(|()| writeln!(lock, "{}", std::process::id()));
-    if let Err(source) = record_pid {
+    if let Err(cause) = record_pid {
         return Err(StoreError::NotWritable {
             dir: dir.to_path_buf(),
-            source,
+            cause,
         });
     }
     Ok(lock)
@@ -371,11 +371,11 @@ fn load_count(path: &Path) -> Result<u64, StoreError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(source) => {
+        Err(cause) => {
             return Err(StoreError::Io {
                 action: "read",
                 path: path.to_path_buf(),
-                source,
+                cause,
             });
         }
     };
@@ -440,10 +440,10 @@ fn commit_count(
 ) -> Result<(), StoreError> {
     let io_error = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
-        move |source| StoreError::Io {
+        move |cause| StoreError::Io {
             action,
             path,
-            source,
+            cause,
         }
     };
     let mut temp = OpenOptions::new()

@@ -6,10 +6,10 @@ use crate::config::LogFormat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    #[error("invalid log filter {filter:?}: {source}")]
+    #[error("invalid log filter {filter:?}: {cause}")]
     Filter {
         filter: String,
-        source: tracing_subscriber::filter::ParseError,
+        cause: tracing_subscriber::filter::ParseError,
     },
     #[error("a global tracing subscriber is already installed: {0}")]
     AlreadyInstalled(String),
@@ -20,9 +20,9 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), TelemetryError> {
     let env_filter =
         EnvFilter::builder()
             .parse(filter)
-            .map_err(|source| TelemetryError::Filter {
+            .map_err(|cause| TelemetryError::Filter {
                 filter: filter.to_owned(),
-                source,
+                cause,
             })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)

@@ -362,3 +362,50 @@ async fn every_request_gets_one_json_access_log_line() {
         assert!(event["latency_ms"].as_f64().is_some(), "{event}");
     }
 }
+
+/// The chart's pre-install hook trusts `check-config` to answer exactly as `serve` would: a
+/// peer URL that `serve` refuses must make `check-config` fail too, with the same reason.
+#[test]
+fn check_config_refuses_what_serve_refuses() {
+    for peers in ["http://a:8080/?x=1", "http://a:8080/#top"] {
+        let checked = check_config_error(&["--peers", peers], &[("POD_NAME", "app-rust-0")]);
+        assert!(
+            checked.contains("peers") && checked.contains(peers),
+            "{checked}"
+        );
+        let dir = temp_dir();
+        let data_dir = dir.path().to_str().expect("a UTF-8 temp path");
+        let served = run_bin(
+            &["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+            &[("APP_PEERS", peers), ("POD_NAME", "app-rust-0")],
+        );
+        assert!(!served.status.success(), "serve refuses {peers}");
+        let served = String::from_utf8_lossy(&served.stderr);
+        assert!(served.contains(peers), "{served}");
+    }
+}
+
+/// Each cause of a startup error is printed once, however many layers wrap it, across
+/// everything the process writes (`kubectl logs` shows stdout and stderr together).
+#[test]
+fn a_startup_error_prints_each_cause_once() {
+    let output = run_bin(
+        &["--listen", "127.0.0.1:0"],
+        &[
+            ("DATA_DIR", "/proc/nonexistent/data"),
+            ("POD_NAME", "app-rust-0"),
+        ],
+    );
+    assert!(!output.status.success());
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        printed.matches("No such file or directory").count(),
+        1,
+        "{printed}"
+    );
+    assert!(printed.contains("/proc/nonexistent/data"), "{printed}");
+}

@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 
 use app_rust::Config;
 use app_rust::cluster::{
-    Cluster, ClusterSettings, ClusterView, DnsSource, MAX_PEER_QUERIES_IN_FLIGHT,
-    PAGE_PEERS_MAX_AGE, PeerMetrics, PodCount,
+    Cluster, ClusterSettings, ClusterView, DiscoverySettings, DnsSource,
+    MAX_PEER_QUERIES_IN_FLIGHT, PAGE_PEERS_MAX_AGE, PodCount,
 };
+use app_rust::config::PeerDiscovery;
+use app_rust::metrics::PeerMetrics;
 use app_rust::page::PageJson;
 use app_rust::server::Application;
+use app_rust::validated::{DnsLabel, DnsName};
 use common::{BinApp, Serving, client, run_bin};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -77,10 +80,10 @@ async fn start_set(count: usize, extra_peers: &[String]) -> Vec<Replica> {
             .expect("a temp dir");
         let pod = format!("app-rust-{ordinal}");
         let mut config = Config::for_data_dir(data.path());
-        config.pod_name = pod.clone();
-        config.peers = peers.clone();
-        config.peer_timeout_ms = PEER_TIMEOUT_MS;
-        config.cluster_deadline_ms = DEADLINE_MS;
+        config.pod_name = common::pod_name(&pod);
+        config.peers = peers.iter().map(|url| common::peer_url(url)).collect();
+        config.peer_timeout = Duration::from_millis(PEER_TIMEOUT_MS);
+        config.cluster_deadline = Duration::from_millis(DEADLINE_MS);
         config.log_level = "warn".into();
         let application = Application::build_with_listener(config, listener)
             .await
@@ -668,7 +671,7 @@ async fn peers_are_asked_for_their_local_count_only() {
 async fn a_lone_replica_answers_for_itself() {
     let data = tempfile::tempdir().expect("a temp dir");
     let mut config = Config::for_data_dir(data.path());
-    config.pod_name = "solo-0".into();
+    config.pod_name = common::pod_name("solo-0");
     let application = Application::build(config).await.expect("starts");
     let url = format!("http://127.0.0.1:{}", application.port());
     let (tx, rx) = oneshot::channel::<()>();
@@ -755,14 +758,18 @@ async fn derived_peers_that_do_not_resolve_never_block_the_answer() {
     // (the name server never answers).
     let (dns, dns_task) = fake_dns("app-rust-1.").await;
     let settings = ClusterSettings {
-        pod_name: "app-rust-0".into(),
-        listen: "127.0.0.1:8080".parse().expect("address"),
-        peers: Vec::new(),
-        peer_service: Some("app-rust-headless".into()),
-        namespace: Some("default".into()),
-        replicas: Some(3),
-        ordinal_start: 0,
-        cluster_domain: "cluster.local".into(),
+        discovery: DiscoverySettings {
+            pod_name: common::pod_name("app-rust-0"),
+            listen: "127.0.0.1:8080".parse().expect("address"),
+            discovery: PeerDiscovery::StatefulSet {
+                set: "app-rust".into(),
+                service: DnsLabel::parse("app-rust-headless").expect("a label"),
+                namespace: DnsLabel::parse("default").expect("a label"),
+                replicas: 3,
+            },
+            ordinal_start: 0,
+            cluster_domain: DnsName::parse("cluster.local").expect("a domain"),
+        },
         peer_timeout: Duration::from_millis(PEER_TIMEOUT_MS),
         cluster_deadline: Duration::from_millis(DEADLINE_MS),
         dns: DnsSource::NameServer(dns),

@@ -13,7 +13,7 @@ const HEADER_TIMEOUT_MS: u64 = 1_000;
 
 async fn spawn(dir: &std::path::Path) -> TestApp {
     TestApp::spawn_with(dir, |config| {
-        config.header_read_timeout_ms = HEADER_TIMEOUT_MS;
+        config.header_read_timeout = Duration::from_millis(HEADER_TIMEOUT_MS);
         config.max_header_bytes = 16_384;
         config.max_body_bytes = 1_024;
     })
@@ -261,10 +261,10 @@ async fn a_request_over_the_total_time_bound_gets_503_while_others_are_served() 
     let peer_url = format!("http://{}", silent_peer.local_addr().unwrap());
     let dir = temp_dir();
     let app = TestApp::spawn_with(dir.path(), |config| {
-        config.request_timeout_ms = 300;
-        config.peers = vec![peer_url];
-        config.peer_timeout_ms = 5_000;
-        config.cluster_deadline_ms = 5_000;
+        config.request_timeout = Duration::from_millis(300);
+        config.peers = vec![common::peer_url(&peer_url)];
+        config.peer_timeout = Duration::from_millis(5_000);
+        config.cluster_deadline = Duration::from_millis(5_000);
     })
     .await;
     let client = client();

@@ -88,7 +88,7 @@ fn element_text<'a>(dom: &'a str, id: &str) -> &'a str {
 async fn chromium_renders_the_page_with_time_pod_and_count() {
     let dir = temp_dir();
     let app = TestApp::spawn_with(dir.path(), |config| {
-        config.pod_name = "app-rust-browser-0".into();
+        config.pod_name = common::pod_name("app-rust-browser-0");
     })
     .await;
     let browser_home = temp_dir();

@@ -61,7 +61,7 @@ impl TestApp {
 
     pub async fn spawn_with(data_dir: &Path, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::for_data_dir(data_dir);
-        config.pod_name = "test-pod".into();
+        config.pod_name = pod_name("test-pod");
         adjust(&mut config);
         let application = Application::build(config)
             .await
@@ -84,6 +84,14 @@ impl TestApp {
     pub async fn stop(self) {
         self.serving.stop().await;
     }
+}
+
+pub fn pod_name(name: &str) -> app_rust::validated::PodName {
+    app_rust::validated::PodName::parse(name).expect("a valid pod name")
+}
+
+pub fn peer_url(url: &str) -> app_rust::validated::PeerUrl {
+    app_rust::validated::PeerUrl::parse(url).expect("a valid peer URL")
 }
 
 /// An HTTP client that only talks to 127.0.0.1 (no proxies).

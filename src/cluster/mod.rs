@@ -1,0 +1,241 @@
+//! The cluster view: any replica answers for the whole StatefulSet by asking every other
+//! replica for its local count at read time.
+//!
+//! Each peer is asked only for its local count (`GET /visits`, JSON), never for
+//! `scope=cluster`, so a cluster answer never fans out further. Peers are asked in parallel,
+//! each bounded by the per-peer timeout (DNS, connect and response together) and all of them
+//! by the cluster deadline; a peer that is missing, slow or answers garbage is reported as
+//! unreachable and the answer is marked incomplete. This replica's own count is always read
+//! locally, and counted exactly once.
+//!
+//! - `discovery`: which replicas make up the set;
+//! - `client`: asking one peer over HTTP (DNS, pool, retry);
+//! - `answer`: what a peer answers, and the ways asking fails;
+//! - `view`: assembling the answer from one outcome per replica;
+//! - this file: asking them all within the deadline, and the page's short-lived cache.
+
+mod answer;
+mod client;
+mod discovery;
+mod view;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Mutex, Semaphore};
+use tokio::task::JoinSet;
+
+pub use answer::{MAX_ANSWER_BYTES, PeerAnswer, PeerError, parse_answer};
+pub use client::DnsSource;
+pub use discovery::{DiscoveryError, DiscoverySettings, Peer, derive_peers, discover};
+pub use view::{ClusterView, Outcome, PageCluster, PeerOutcome, PodCount, Unreachable, assemble};
+
+use crate::config::{Config, ConfigError};
+use crate::metrics::PeerMetrics;
+use client::PeerClient;
+
+/// How long the page reuses the other replicas' counts before asking them again, so that
+/// page traffic does not multiply into peer traffic. `/visits?scope=cluster` never uses it.
+pub const PAGE_PEERS_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Peer queries in flight at once from this replica, across all concurrent cluster answers:
+/// bounds sockets and tasks however many replicas are listed and however many clients ask.
+/// A query waiting for a slot counts against the cluster deadline like any other delay.
+pub const MAX_PEER_QUERIES_IN_FLIGHT: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+}
+
+/// What the cluster view needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    pub discovery: DiscoverySettings,
+    pub peer_timeout: Duration,
+    pub cluster_deadline: Duration,
+    pub dns: DnsSource,
+}
+
+impl ClusterSettings {
+    /// The cluster settings of `config`, for a service listening on `listening_on` (the bound
+    /// address: the configured port may be 0).
+    pub fn from_config(config: &Config, listening_on: SocketAddr) -> Result<Self, ClusterError> {
+        Ok(ClusterSettings {
+            discovery: DiscoverySettings {
+                pod_name: config.pod_name.clone(),
+                listen: listening_on,
+                discovery: config.peer_discovery()?,
+                ordinal_start: config.ordinal_start,
+                cluster_domain: config.cluster_domain.clone(),
+            },
+            peer_timeout: config.peer_timeout,
+            cluster_deadline: config.cluster_deadline,
+            dns: DnsSource::System,
+        })
+    }
+}
+
+/// The other replicas' outcomes at one moment, reused by the page for a short while.
+struct PeersSnapshot {
+    taken: Instant,
+    outcomes: Arc<Vec<PeerOutcome>>,
+}
+
+/// Asks the peers and assembles cluster answers. Created once; cheap to share.
+pub struct Cluster {
+    pod: String,
+    peers: Vec<Peer>,
+    client: PeerClient,
+    peer_timeout: Duration,
+    deadline: Duration,
+    metrics: PeerMetrics,
+    page_snapshot: Mutex<Option<PeersSnapshot>>,
+    in_flight: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("pod", &self.pod)
+            .field("peers", &self.peers)
+            .field("peer_timeout", &self.peer_timeout)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Discovers the peers and creates the one HTTP client (with its connection pool) used for
+    /// every peer query. Must be called inside the Tokio runtime.
+    pub fn new(settings: &ClusterSettings, metrics: PeerMetrics) -> Result<Cluster, ClusterError> {
+        let peers = discover(&settings.discovery)?;
+        let per_peer = settings.peer_timeout.min(settings.cluster_deadline);
+        let needs_dns = peers
+            .iter()
+            .any(|peer| !peer.is_self && !peer.url.host_is_ip());
+        let client = PeerClient::new(settings.dns, needs_dns, per_peer);
+        if !peers.is_empty() {
+            tracing::info!(
+                peers = ?peers.iter().map(|p| p.url.as_str()).collect::<Vec<_>>(),
+                this_pod = %settings.discovery.pod_name,
+                recognized_self = peers.iter().any(|p| p.is_self),
+                "cluster view: peers configured"
+            );
+        }
+        Ok(Cluster {
+            pod: settings.discovery.pod_name.to_string(),
+            peers,
+            client,
+            peer_timeout: settings.peer_timeout,
+            deadline: settings.cluster_deadline,
+            metrics,
+            page_snapshot: Mutex::new(None),
+            in_flight: Arc::new(Semaphore::new(MAX_PEER_QUERIES_IN_FLIGHT)),
+        })
+    }
+
+    /// Whether peers are configured (the page shows a cluster total only then).
+    pub fn has_peers(&self) -> bool {
+        !self.peers.is_empty()
+    }
+
+    /// The full cluster answer, asking every other replica now. `local_visits` is this
+    /// replica's own count. Returns within the cluster deadline.
+    pub async fn view(&self, local_visits: u64) -> ClusterView {
+        let outcomes = self.ask_peers().await;
+        assemble(&self.pod, local_visits, &outcomes)
+    }
+
+    /// The cluster total for the page: this replica's fresh count plus the others' counts,
+    /// asked at most every `PAGE_PEERS_MAX_AGE` (concurrent pages share one round of
+    /// questions). `None` without peers.
+    pub async fn page_total(&self, local_visits: u64) -> Option<PageCluster> {
+        if !self.has_peers() {
+            return None;
+        }
+        let outcomes = {
+            let mut snapshot = self.page_snapshot.lock().await;
+            match snapshot.as_ref() {
+                Some(s) if s.taken.elapsed() < PAGE_PEERS_MAX_AGE => Arc::clone(&s.outcomes),
+                _ => {
+                    let outcomes = Arc::new(self.ask_peers().await);
+                    *snapshot = Some(PeersSnapshot {
+                        taken: Instant::now(),
+                        outcomes: Arc::clone(&outcomes),
+                    });
+                    outcomes
+                }
+            }
+        };
+        Some(assemble(&self.pod, local_visits, &outcomes).page_summary())
+    }
+
+    /// One outcome per listed replica, in list order: this replica itself, or what asking it
+    /// gave. Every other replica is asked in parallel, bounded by the cluster deadline
+    /// whatever the peers do; one still unanswered at the deadline is reported as such.
+    async fn ask_peers(&self) -> Vec<PeerOutcome> {
+        let per_peer = self.peer_timeout.min(self.deadline);
+        let mut tasks = JoinSet::new();
+        for (index, peer) in self.peers.iter().enumerate().filter(|(_, p)| !p.is_self) {
+            let client = self.client.clone();
+            let uri = peer.url.visits_uri().clone();
+            let metrics = self.metrics.clone();
+            let in_flight = Arc::clone(&self.in_flight);
+            tasks.spawn(async move {
+                // The semaphore is never closed; if it were, asking without a slot is still
+                // bounded by the timeout.
+                let _slot = in_flight.acquire_owned().await.ok();
+                let started = Instant::now();
+                let result = match tokio::time::timeout(per_peer, client.ask_twice(&uri)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(PeerError::Timeout(per_peer)),
+                };
+                metrics.observe_peer(started.elapsed(), &result);
+                (index, result)
+            });
+        }
+        let mut results: Vec<Option<Result<PeerAnswer, PeerError>>> = vec![None; self.peers.len()];
+        let deadline = tokio::time::Instant::now() + self.deadline;
+        loop {
+            match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                Ok(Some(Ok((index, result)))) => results[index] = Some(result),
+                Ok(Some(Err(join_error))) => {
+                    tracing::error!(error = %join_error, "a peer query task failed");
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    tasks.abort_all();
+                    break;
+                }
+            }
+        }
+        self.peers
+            .iter()
+            .zip(results)
+            .map(|(peer, result)| {
+                let result = match (peer.is_self, result) {
+                    (true, _) => Outcome::Itself,
+                    (false, Some(Ok(answer))) => Outcome::Answered(answer),
+                    (false, Some(Err(error))) => Outcome::Failed(error),
+                    (false, None) => {
+                        let error = PeerError::Deadline(self.deadline);
+                        self.metrics.count_peer_error(&error);
+                        Outcome::Failed(error)
+                    }
+                };
+                if let Outcome::Failed(error) = &result {
+                    tracing::debug!(peer = %peer.url, %error, "peer not counted");
+                }
+                PeerOutcome {
+                    peer: peer.clone(),
+                    result,
+                }
+            })
+            .collect()
+    }
+}
