@@ -18,6 +18,7 @@ use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::Config;
 use crate::metrics::{Metrics, PersistMetrics};
 use crate::routes::{AppState, HttpSettings, app};
+use crate::store::fs::{FileSystem, OsFileSystem};
 use crate::store::{StoreError, VisitStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +48,7 @@ pub struct Application {
 impl Application {
     /// Opens (locks and loads) the store and binds the listener. Nothing is served yet.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        Application::build_on(config, None).await
+        Application::build_on(config, None, Arc::new(OsFileSystem)).await
     }
 
     /// Like `build`, on a listener the caller bound already: tests that must know every
@@ -56,15 +57,25 @@ impl Application {
         config: Config,
         listener: TcpListener,
     ) -> Result<Application, StartupError> {
-        Application::build_on(config, Some(listener)).await
+        Application::build_on(config, Some(listener), Arc::new(OsFileSystem)).await
+    }
+
+    /// Like `build`, with the store's file operations going through `fs` (tests inject disk
+    /// failures this way).
+    pub async fn build_with_file_system(
+        config: Config,
+        fs: Arc<dyn FileSystem>,
+    ) -> Result<Application, StartupError> {
+        Application::build_on(config, None, fs).await
     }
 
     async fn build_on(
         config: Config,
         listener: Option<TcpListener>,
+        fs: Arc<dyn FileSystem>,
     ) -> Result<Application, StartupError> {
         let persist = PersistMetrics::default();
-        let store = VisitStore::open(&config.data_dir, Arc::new(persist.clone()))?;
+        let store = VisitStore::open_on(fs, &config.data_dir, Arc::new(persist.clone()))?;
         let metrics = Metrics::new(&persist, store.clone());
         let listener = match listener {
             Some(listener) => listener,

@@ -298,3 +298,52 @@ async fn a_full_disk_answers_503_fails_readiness_and_recovers_by_itself() {
     );
     assert_eq!(read_count(&tmpfs.path), after_recovery + 1);
 }
+
+/// The same full-disk behaviour in process and without root: the store's file operations go
+/// through a fault-injecting file system that answers ENOSPC while the disk is "full".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_disk_answers_503_fails_readiness_and_recovers_without_root() {
+    use app_rust::store::fs::{FaultInjection, Operation};
+    use std::sync::atomic::AtomicBool;
+
+    let dir = common::temp_dir();
+    let full = Arc::new(AtomicBool::new(false));
+    let disk = Arc::clone(&full);
+    let fs = FaultInjection::new(move |op| match op {
+        Operation::WriteSynced { .. } if disk.load(Ordering::SeqCst) => {
+            Err(std::io::Error::from_raw_os_error(28))
+        }
+        _ => Ok(()),
+    });
+    let app = common::TestApp::spawn_on_file_system(dir.path(), Arc::new(fs)).await;
+    let client = common::client();
+    for _ in 0..3 {
+        assert_eq!(common::get_text(&client, &app.url("/")).await.0, 200);
+    }
+    full.store(true, Ordering::SeqCst);
+    let (status, message) = common::get_text(&client, &app.url("/")).await;
+    assert_eq!(status, 503);
+    assert!(message.contains("not saved"), "503 body: {message}");
+    assert!(
+        message.contains("No space left on device"),
+        "503 body: {message}"
+    );
+    let (status, reason) = common::get_text(&client, &app.url("/readyz")).await;
+    assert_eq!(status, 503, "{reason}");
+    assert_eq!(read_count(dir.path()), 3, "the old count must stay intact");
+
+    full.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::get_text(&client, &app.url("/readyz")).await.0 != 200 {
+        assert!(Instant::now() < deadline, "readiness did not recover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        read_count(dir.path()),
+        4,
+        "the pending count is written on recovery"
+    );
+    assert_eq!(common::get_text(&client, &app.url("/")).await.0, 200);
+    assert_eq!(read_count(dir.path()), 5);
+    app.stop().await;
+}

@@ -270,3 +270,36 @@ async fn the_count_survives_a_restart() {
     app.stop().await;
     assert_eq!(file_count(dir.path()), 8);
 }
+
+/// At the counter's maximum no visit can be counted: a visit is refused with 503 and the
+/// reason, readiness says why, and the file never changes or wraps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_at_the_counters_maximum_is_refused_and_the_file_never_wraps() {
+    let dir = temp_dir();
+    let max = u64::MAX.to_string();
+    std::fs::write(dir.path().join("visits"), format!("{max}\n")).expect("write visits");
+    let app = TestApp::spawn(dir.path()).await;
+    let client = client();
+    for _ in 0..3 {
+        let (status, body) = get_text(&client, &app.url("/")).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("maximum") && body.contains(&max), "{body}");
+        let json = get_json(&client, &app.url("/")).await;
+        assert!(
+            json["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("maximum")),
+            "{json}"
+        );
+    }
+    let (status, body) = get_text(&client, &app.url("/readyz")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("maximum"), "{body}");
+    assert_eq!(
+        get_text(&client, &app.url("/visits")).await,
+        (200, format!("{max}\n"))
+    );
+    assert_eq!(file_count(dir.path()), u64::MAX);
+    app.stop().await;
+    assert_eq!(file_count(dir.path()), u64::MAX);
+}

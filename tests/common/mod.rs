@@ -60,12 +60,32 @@ impl TestApp {
     }
 
     pub async fn spawn_with(data_dir: &Path, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let mut config = Config::for_data_dir(data_dir);
-        config.pod_name = pod_name("test-pod");
+        let mut config = TestApp::config(data_dir);
         adjust(&mut config);
         let application = Application::build(config)
             .await
             .expect("the application starts");
+        TestApp::serve(application, data_dir)
+    }
+
+    /// Serves with the defaults, the store's file operations going through `fs`.
+    pub async fn spawn_on_file_system(
+        data_dir: &Path,
+        fs: std::sync::Arc<dyn app_rust::store::fs::FileSystem>,
+    ) -> TestApp {
+        let application = Application::build_with_file_system(TestApp::config(data_dir), fs)
+            .await
+            .expect("the application starts");
+        TestApp::serve(application, data_dir)
+    }
+
+    fn config(data_dir: &Path) -> Config {
+        let mut config = Config::for_data_dir(data_dir);
+        config.pod_name = pod_name("test-pod");
+        config
+    }
+
+    fn serve(application: Application, data_dir: &Path) -> TestApp {
         let addr = SocketAddr::from(([127, 0, 0, 1], application.port()));
         let state = application.state().clone();
         TestApp {

@@ -1,0 +1,79 @@
+//! The one error type of the HTTP layer. Handlers return `Result<_, HttpError>` and use `?`;
+//! the error renders itself as text, and `render_errors` turns it into `{"error": "..."}` for
+//! clients that asked for JSON, so no handler branches on the format of its errors.
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::http::header::CACHE_CONTROL;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Json, Response};
+use serde::Serialize;
+
+use super::accept::Accept;
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct HttpError {
+    pub status: StatusCode,
+    /// The whole sentence the client reads.
+    pub message: String,
+}
+
+impl HttpError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for HttpError {
+    /// A visit that could not be counted or saved: the client may try again later.
+    fn from(error: StoreError) -> HttpError {
+        let message = match &error {
+            StoreError::CountExhausted { .. } => {
+                format!("503 Service Unavailable: {error}.")
+            }
+            _ => format!(
+                "503 Service Unavailable: this visit was not counted because the visit count \
+                 could not be saved to disk ({error}). Please try again later."
+            ),
+        };
+        HttpError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    error: &'a str,
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let body = format!("{}\n", self.message);
+        let mut response = (self.status, [(CACHE_CONTROL, "no-store")], body).into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Renders an `HttpError` as JSON for clients that asked for JSON.
+pub async fn render_errors(accept: Accept, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if !accept.is_json() {
+        return response;
+    }
+    match response.extensions().get::<HttpError>() {
+        Some(error) => (
+            error.status,
+            [(CACHE_CONTROL, "no-store")],
+            Json(ErrorJson {
+                error: &error.message,
+            }),
+        )
+            .into_response(),
+        None => response,
+    }
+}

@@ -1,0 +1,133 @@
+//! The HTTP interface: `fn app(state) -> Router` with the five endpoints, the X-Served-By header,
+//! request metrics, the access log and the body-size and total-time bounds.
+//!
+//! - `handlers`: the endpoints; `error`: the one error type and its rendering;
+//! - `accept`: content negotiation; `observe`: metrics and the access log.
+
+mod accept;
+mod error;
+mod handlers;
+mod observe;
+
+pub use accept::Accept;
+pub use error::HttpError;
+pub use handlers::VisitsJson;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware;
+use axum::routing::get;
+use chrono_tz::Tz;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::cluster::Cluster;
+use crate::metrics::Metrics;
+use crate::store::VisitStore;
+use crate::validated::PodName;
+
+pub const X_SERVED_BY: HeaderName = HeaderName::from_static("x-served-by");
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    store: VisitStore,
+    metrics: Arc<Metrics>,
+    cluster: Arc<Cluster>,
+    pod: PodName,
+    greeting: String,
+    timezone: Tz,
+    request_timeout: Duration,
+    max_body_bytes: usize,
+    shutting_down: AtomicBool,
+}
+
+/// The parts of the configuration the HTTP layer needs.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub pod: PodName,
+    pub greeting: String,
+    pub timezone: Tz,
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    pub fn new(
+        store: VisitStore,
+        metrics: Arc<Metrics>,
+        cluster: Arc<Cluster>,
+        settings: HttpSettings,
+    ) -> AppState {
+        AppState {
+            inner: Arc::new(Shared {
+                store,
+                metrics,
+                cluster,
+                pod: settings.pod,
+                greeting: settings.greeting,
+                timezone: settings.timezone,
+                request_timeout: settings.request_timeout,
+                max_body_bytes: settings.max_body_bytes,
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Makes `/readyz` answer 503 from now on (first step of a graceful shutdown).
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub fn store(&self) -> &VisitStore {
+        &self.inner.store
+    }
+
+    pub fn pod(&self) -> &PodName {
+        &self.inner.pod
+    }
+}
+
+/// The application's router with all middleware.
+pub fn app(state: AppState) -> Router {
+    let shared = &state.inner;
+    let middleware = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            X_SERVED_BY,
+            shared.pod.header_value().clone(),
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
+        .layer(middleware::from_fn(error::render_errors))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            shared.request_timeout,
+        ))
+        .layer(RequestBodyLimitLayer::new(shared.max_body_bytes));
+    Router::new()
+        .route("/", get(handlers::index).head(handlers::index_head))
+        .route("/visits", get(handlers::visits))
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route("/metrics", get(handlers::metrics))
+        .route_layer(middleware::from_fn(observe::tag_route))
+        .fallback(handlers::not_found)
+        .layer(middleware)
+        .with_state(state)
+}
