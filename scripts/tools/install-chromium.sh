@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium, which tests/page_browser.rs runs headless to render the page
+# Installs Debian's chromium, which tests/it/page_browser.rs runs headless to render the page
 # and take a screenshot of the phone viewport. Runs apt-get only when chromium is missing.
 set -euo pipefail
 

@@ -2,7 +2,7 @@
 //! time in Moscow, pod, count) and a non-blank screenshot of a phone-sized viewport.
 //! chromium is installed by scripts/install-tools.sh (scripts/tools/install-chromium.sh).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -2,7 +2,7 @@
 //! the app's bundled tz database: the fact that Moscow has been on UTC+3 all year since
 //! 26 October 2014, and the system's tz database through `date` when it is installed.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

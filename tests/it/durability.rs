@@ -4,7 +4,7 @@
 //! The disk tests mount small tmpfs file systems, so they need root (CI runs as root).
 //! They fail, never skip, without it.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

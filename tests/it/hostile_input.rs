@@ -1,7 +1,7 @@
 //! Hostile clients: slowloris, idle connections, oversized heads and bodies, garbage. Each is
 //! bounded and answered 4xx or cut off, none counts a visit, and others are served meanwhile.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

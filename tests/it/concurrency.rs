@@ -1,7 +1,7 @@
 //! Exactness under heavy concurrency: N concurrent visits leave exactly N in memory, in
 //! `/visits`, in the metrics and in the file, and every visit got its own number.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

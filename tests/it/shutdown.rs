@@ -1,7 +1,7 @@
 //! Graceful shutdown of the real binary: on SIGTERM/SIGINT in-flight requests complete, the
 //! final count is on disk, the process exits 0.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

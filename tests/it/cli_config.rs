@@ -1,7 +1,7 @@
 //! The command line of the real binary: configuration precedence (flag > env > file >
 //! default), validation messages that name the setting, `--help`, and `probe`.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::TcpListener;

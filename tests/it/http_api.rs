@@ -1,7 +1,7 @@
 //! The HTTP interface against the app served in-process: what counts a visit and what does
 //! not, content negotiation, the X-Served-By header, readiness, metrics.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use common::{TestApp, client, file_count, get_json, get_text, temp_dir, visits};

@@ -1,11 +1,9 @@
 //! Helpers shared by the integration tests: the app in-process on port 0, the real binary as a
 //! child process, an HTTP client for 127.0.0.1 and raw TCP requests.
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,7 +20,6 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_app-rust");
 /// The app served in-process on 127.0.0.1 with a port chosen by the OS.
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub data_dir: PathBuf,
     pub state: AppState,
     serving: Serving,
 }
@@ -65,7 +62,7 @@ impl TestApp {
         let application = Application::build(config)
             .await
             .expect("the application starts");
-        TestApp::serve(application, data_dir)
+        TestApp::serve(application)
     }
 
     /// Serves with the defaults, the store's file operations going through `fs`.
@@ -76,7 +73,7 @@ impl TestApp {
         let application = Application::build_with_file_system(TestApp::config(data_dir), fs)
             .await
             .expect("the application starts");
-        TestApp::serve(application, data_dir)
+        TestApp::serve(application)
     }
 
     fn config(data_dir: &Path) -> Config {
@@ -85,12 +82,11 @@ impl TestApp {
         config
     }
 
-    fn serve(application: Application, data_dir: &Path) -> TestApp {
+    fn serve(application: Application) -> TestApp {
         let addr = SocketAddr::from(([127, 0, 0, 1], application.port()));
         let state = application.state().clone();
         TestApp {
             addr,
-            data_dir: data_dir.to_owned(),
             state,
             serving: Serving::start(application),
         }
@@ -239,10 +235,6 @@ impl BinApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
     pub fn signal(&self, signal: rustix::process::Signal) {

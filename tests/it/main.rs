@@ -1,0 +1,14 @@
+//! The integration tests, one binary: the app in process (HTTP, concurrency, hostile input,
+//! the cluster view), the real binary as a child process (CLI, durability, shutdown), and the
+//! page in a real browser. Shared helpers are in `common`.
+
+mod cli_config;
+mod cluster;
+mod common;
+mod concurrency;
+mod durability;
+mod hostile_input;
+mod http_api;
+mod page_browser;
+mod shutdown;
+mod time_zone;
