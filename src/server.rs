@@ -99,13 +99,7 @@ impl Application {
             store,
             metrics,
             Arc::new(cluster),
-            HttpSettings {
-                pod: config.pod_name.clone(),
-                greeting: config.greeting.clone(),
-                timezone: config.timezone,
-                request_timeout: config.request_timeout,
-                max_body_bytes: config.max_body_bytes,
-            },
+            HttpSettings::from_config(&config),
         );
         Ok(Application {
             listener,

@@ -8,6 +8,8 @@ mod accept;
 mod error;
 mod handlers;
 mod observe;
+#[cfg(test)]
+mod tests;
 
 pub use accept::Accept;
 pub use error::HttpError;
@@ -28,6 +30,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::cluster::Cluster;
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::VisitStore;
 use crate::validated::PodName;
@@ -60,6 +63,18 @@ pub struct HttpSettings {
     pub timezone: Tz,
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
+}
+
+impl HttpSettings {
+    pub fn from_config(config: &Config) -> HttpSettings {
+        HttpSettings {
+            pod: config.pod_name.clone(),
+            greeting: config.greeting.clone(),
+            timezone: config.timezone,
+            request_timeout: config.request_timeout,
+            max_body_bytes: config.max_body_bytes,
+        }
+    }
 }
 
 impl AppState {
