@@ -312,6 +312,20 @@ def test_headless_service_governs_the_statefulset(case_name, render):
     assert [p["targetPort"] for p in headless["spec"]["ports"]] == ["http"]
 
 
+@pytest.mark.parametrize("port", [8080, 9090])
+def test_one_port_value_drives_the_listen_address_and_every_port(port, helm4):
+    extra = ["--set", f"containerPorts.http={port}"]
+    r = Rendered(CASES_BY_NAME["defaults"], helm_template(helm4, CASES_BY_NAME["defaults"], extra=extra))
+    assert r.container["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+    assert env_of(r.container)["APP_LISTEN"]["value"] == f"0.0.0.0:{port}"
+    headless = r.one("Service", r.sts["spec"]["serviceName"])
+    assert [p["port"] for p in headless["spec"]["ports"]] == [port]
+    (test_pod,) = r.kinds("Pod")
+    urls = [a for a in test_pod["spec"]["containers"][0]["args"] if a.startswith("http://")]
+    assert len(urls) == 2 * r.sts["spec"]["replicas"], urls
+    assert all(re.match(rf"http://[^/]+:{port}/", u) for u in urls), urls
+
+
 @pytest.mark.parametrize("case_name", CASE_NAMES)
 def test_selector_is_only_name_and_instance(case_name, render):
     r = render(case_name)

@@ -161,12 +161,14 @@ set by each user: the downward API in the StatefulSet, the first replica's name 
   value: /etc/app-rust/config.json
 - name: DATA_DIR
   value: /app/data
+- name: APP_LISTEN
+  value: {{ printf "0.0.0.0:%s" (include "app-rust.httpPort" .) | quote }}
 - name: APP_PEER_SERVICE
   value: {{ include "app-rust.headlessServiceName" . | quote }}
 - name: APP_REPLICAS
   value: {{ .Values.replicaCount | quote }}
 - name: APP_ORDINAL_START
-  value: {{ .Values.ordinals.start | default 0 | quote }}
+  value: {{ include "app-rust.ordinalStart" . | quote }}
 - name: APP_CLUSTER_DOMAIN
   value: {{ .Values.clusterDomain | quote }}
 {{- with .Values.extraEnv }}
@@ -180,22 +182,8 @@ Resource of the short-lived hook and test containers, and their hardened securit
 {{- define "app-rust.hookPodSpecCommon" -}}
 restartPolicy: Never
 automountServiceAccountToken: false
-{{- with .Values.image.pullSecrets }}
-imagePullSecrets:
-  {{- range . }}
-  - name: {{ if kindIs "string" . }}{{ . }}{{ else }}{{ .name }}{{ end }}
-  {{- end }}
-{{- end }}
-{{- with .Values.priorityClassName }}
-priorityClassName: {{ . }}
-{{- end }}
-{{- with .Values.nodeSelector }}
-nodeSelector:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .Values.tolerations }}
-tolerations:
-  {{- toYaml . | nindent 2 }}
+{{- with (include "app-rust.podScheduling" . | trim) }}
+{{ . }}
 {{- end }}
 securityContext:
   {{- omit .Values.podSecurityContext "fsGroup" "fsGroupChangePolicy" | toYaml | nindent 2 }}
@@ -236,4 +224,70 @@ Usage: include "app-rust.hookLabels" (list . "hook")
 {{- $_ := set $labels "app.kubernetes.io/component" (index . 1) -}}
 {{- $_ := set $labels "app-rust/hook" "true" -}}
 {{- toYaml $labels -}}
+{{- end -}}
+
+{{/*
+The first ordinal of the StatefulSet: spec.ordinals.start, 0 when it is left out.
+*/}}
+{{- define "app-rust.ordinalStart" -}}
+{{- int (.Values.ordinals.start | default 0) -}}
+{{- end -}}
+
+{{/*
+The port the app listens on: the container port named http, from one value.
+*/}}
+{{- define "app-rust.httpPort" -}}
+{{- int .Values.containerPorts.http -}}
+{{- end -}}
+
+{{/*
+Scheduling fields of every pod the chart creates (the replicas, the hooks, the test pod).
+*/}}
+{{- define "app-rust.podScheduling" -}}
+{{- with .Values.image.pullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ if kindIs "string" . }}{{ . }}{{ else }}{{ .name }}{{ end }}
+  {{- end }}
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+metadata.annotations of a hook or test object: the hook, its weight (none when empty), the
+delete policy, and commonAnnotations.
+Usage: include "app-rust.hookAnnotations" (list . "pre-install,pre-upgrade" "-5")
+*/}}
+{{- define "app-rust.hookAnnotations" -}}
+{{- $ctx := index . 0 -}}
+annotations:
+  helm.sh/hook: {{ index . 1 }}
+  {{- with index . 2 }}
+  helm.sh/hook-weight: {{ . | quote }}
+  {{- end }}
+  helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+  {{- with $ctx.Values.commonAnnotations }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+stringData of the release's Secret and of the check-config hook's copy: secret.stringData,
+sorted, every value a string.
+*/}}
+{{- define "app-rust.secretStringData" -}}
+stringData:
+  {{- range $key := keys .Values.secret.stringData | sortAlpha }}
+  {{ $key }}: {{ index $.Values.secret.stringData $key | toString | quote }}
+  {{- end }}
 {{- end -}}
