@@ -14,7 +14,6 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::cluster::{PeerAnswer, PeerError};
 use crate::store::{CommitObserver, VisitStore};
 
 /// Labels of `http_requests_total`. `route` is the matched route pattern, never the raw path,
@@ -91,26 +90,24 @@ impl PeerMetrics {
         );
     }
 
-    pub fn observe_peer(&self, elapsed: Duration, result: &Result<PeerAnswer, PeerError>) {
-        let outcome = match result {
-            Ok(_) => "ok",
-            Err(error) if error.is_timeout() => "timeout",
-            Err(_) => "error",
-        };
+    /// One peer query: `outcome` is `ok`, `timeout` or `error`; a failed one also counts
+    /// under its `reason`.
+    pub fn observe_peer(
+        &self,
+        elapsed: Duration,
+        outcome: &'static str,
+        reason: Option<&'static str>,
+    ) {
         self.durations
             .get_or_create(&OutcomeLabels { outcome })
             .observe(elapsed.as_secs_f64());
-        if let Err(error) = result {
-            self.count_peer_error(error);
+        if let Some(reason) = reason {
+            self.count_peer_error(reason);
         }
     }
 
-    pub fn count_peer_error(&self, error: &PeerError) {
-        self.errors
-            .get_or_create(&ReasonLabels {
-                reason: error.reason(),
-            })
-            .inc();
+    pub fn count_peer_error(&self, reason: &'static str) {
+        self.errors.get_or_create(&ReasonLabels { reason }).inc();
     }
 }
 

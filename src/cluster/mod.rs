@@ -195,7 +195,12 @@ impl Cluster {
                     Ok(result) => result,
                     Err(_) => Err(PeerError::Timeout(per_peer)),
                 };
-                metrics.observe_peer(started.elapsed(), &result);
+                let (outcome, reason) = match &result {
+                    Ok(_) => ("ok", None),
+                    Err(error) if error.is_timeout() => ("timeout", Some(error.reason())),
+                    Err(error) => ("error", Some(error.reason())),
+                };
+                metrics.observe_peer(started.elapsed(), outcome, reason);
                 (index, result)
             });
         }
@@ -224,7 +229,7 @@ impl Cluster {
                     (false, Some(Err(error))) => Outcome::Failed(error),
                     (false, None) => {
                         let error = PeerError::Deadline(self.deadline);
-                        self.metrics.count_peer_error(&error);
+                        self.metrics.count_peer_error(error.reason());
                         Outcome::Failed(error)
                     }
                 };

@@ -2,6 +2,7 @@
 //! the cluster view), the real binary as a child process (CLI, durability, shutdown), and the
 //! page in a real browser. Shared helpers are in `common`.
 
+mod architecture;
 mod cli_config;
 mod cluster;
 mod common;
