@@ -6,10 +6,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-bash bench/install-wrk.sh
-bash bench/install-matplotlib.sh
 # shellcheck source=../scripts/tools/env.sh
 source scripts/tools/env.sh
+apt_install wrk
+ensure_venv bench "matplotlib==3.10.7"
 
 cargo build --release --locked --quiet
-exec "$APP_RUST_TOOLS/venv-bench/bin/python" bench/bench.py --binary target/release/app-rust "$@"
+exec "$APP_RUST_TOOLS/venv/bench/bin/python" bench/bench.py --binary target/release/app-rust "$@"

@@ -7,9 +7,8 @@
 # (<pod>.<headless service>.<namespace>.svc.cluster.local) as network aliases.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-
-sudo_cmd=""
-[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+# shellcheck source=env.sh
+source "$here/env.sh"
 
 # This script sorts before install-podman.sh: make sure podman is there first.
 command -v podman >/dev/null 2>&1 || bash "$here/install-podman.sh"
@@ -21,10 +20,5 @@ case "$backend" in
   *) echo "install-podman-dns: unknown podman network backend '$backend'" >&2; exit 1 ;;
 esac
 
-if dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-  echo "install-podman-dns: $package already installed ($backend backend)"
-else
-  echo "install-podman-dns: installing $package ($backend backend)"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "$package"
-fi
+apt_install "$package"
+echo "install-podman-dns: $package ($backend backend)"

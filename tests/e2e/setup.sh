@@ -2,6 +2,7 @@
 # builds the image, picks the run id and removes everything the run creates on exit.
 # Expects $root (the repository) to be set.
 # shellcheck shell=bash
+: "${root:?tests/e2e/setup.sh is sourced by run.sh and guide.sh, which set root}"
 # shellcheck source=../../scripts/tools/env.sh
 source "$root/scripts/tools/env.sh"
 
