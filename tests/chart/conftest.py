@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "lib"))
+
+from helm import parse, run, template_command, tool  # noqa: E402  (shared with tests/e2e)
+
 CHART = ROOT / "charts" / "app-rust"
 VALUES_DIR = Path(__file__).resolve().parent / "values"
 
@@ -60,49 +63,21 @@ CASES = [
 CASES_BY_NAME = {c.name: c for c in CASES}
 
 
-def tool(name: str) -> str:
-    """Absolute path of an installed tool; a missing tool is an error, never a skip."""
-    path = shutil.which(name)
-    if path is None:
-        raise RuntimeError(
-            f"{name} is not on PATH: run scripts/install-tools.sh and source scripts/tools/env.sh"
-        )
-    return path
-
-
-def run(args: list[str], check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, capture_output=True, text=True, **kwargs)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"command failed ({proc.returncode}): {' '.join(args)}\n"
-            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-        )
-    return proc
-
-
 def template_args(case: Case, chart: Path = CHART) -> list[str]:
-    args = [
-        "template",
+    """`helm template` arguments of a case, without the helm binary."""
+    return template_command(
+        "helm",
         case.release,
-        str(chart),
-        "--namespace",
+        chart,
         case.namespace,
-        "-f",
-        str(VALUES_DIR / case.values),
-    ]
-    for api in case.api_versions:
-        args += ["--api-versions", api]
-    for s in case.set_args:
-        args += ["--set", s]
-    return args
+        values_files=[VALUES_DIR / case.values],
+        set_values=list(case.set_args),
+        api_versions=list(case.api_versions),
+    )[1:]
 
 
 def helm_template(helm: str, case: Case, chart: Path = CHART, extra: list[str] | None = None) -> str:
     return run([helm, *template_args(case, chart), *(extra or [])]).stdout
-
-
-def parse(manifest: str) -> list[dict]:
-    return [d for d in yaml.safe_load_all(manifest) if d]
 
 
 class Rendered:
@@ -177,3 +152,35 @@ def chart_copy(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def env_base() -> dict:
     return dict(os.environ)
+
+
+K8S_VERSIONS = ["1.30.0", "1.35.0"]
+CASE_NAMES = [c.name for c in CASES]
+# Keys the app accepts in its config file (docs/CONTRACT.md, "Settings").
+CONTRACT_FILE_KEYS = {
+    "listen", "dataDir", "timezone", "greeting", "logFormat", "logLevel", "requestTimeoutMs",
+    "headerReadTimeoutMs", "maxHeaderBytes", "maxBodyBytes", "shutdownTimeoutMs", "peers",
+    "peerService", "namespace", "replicas", "ordinalStart", "clusterDomain", "peerTimeoutMs",
+    "clusterDeadlineMs",
+}
+# CRD kinds kubernetes-validate has no schema for; their fields are asserted by tests below.
+CRD_KINDS = {"ServiceMonitor"}
+
+
+def pod_specs(r: Rendered) -> list[tuple[str, dict]]:
+    """Every pod spec the chart renders: StatefulSet, hook Jobs, test Pod."""
+    specs = [(f"StatefulSet/{r.sts['metadata']['name']}", r.sts["spec"]["template"]["spec"])]
+    for job in r.kinds("Job"):
+        specs.append((f"Job/{job['metadata']['name']}", job["spec"]["template"]["spec"]))
+    for pod in r.kinds("Pod"):
+        specs.append((f"Pod/{pod['metadata']['name']}", pod["spec"]))
+    return specs
+
+
+def env_of(container: dict) -> dict:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def fullname(case: Case) -> str:
+    name = case.release if "app-rust" in case.release else f"{case.release}-app-rust"
+    return name[:52].rstrip("-")

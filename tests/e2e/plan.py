@@ -1,0 +1,588 @@
+"""The plan of the podman replica run: the pods that the chart's StatefulSet would create.
+
+It renders the chart with real Helm and derives from the rendered StatefulSet exactly the
+pods that the StatefulSet controller would create for its ordinals: names, env (downward API,
+ConfigMap and Secret references resolved from the rendered documents), volumes, claims,
+probes, resources and security context. Every field of the StatefulSet and its pod template
+is checked against an explicit allow-list: a field the run cannot honour raises
+``Unsupported`` instead of being dropped. ``replicas.py`` runs the plan with podman.
+"""
+
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sys
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "app-rust"
+RUN_LABEL = "app-rust-e2e.run"
+INSTANCE_LABEL = "app-rust-e2e.instance"  # one ReplicaRun (a run may hold several)
+POD_LABEL = "app-rust-e2e.pod"
+REVISION_LABEL = "controller-revision-hash"
+
+sys.path.insert(0, str(ROOT / "tests" / "lib"))
+
+from helm import parse, run, template_command  # noqa: E402  (shared with tests/chart)
+
+
+class Unsupported(Exception):
+    """The rendered spec holds something the podman replica run cannot honour."""
+
+
+class NotReady(Exception):
+    """A pod did not pass its probes in time."""
+
+
+# --------------------------------------------------------------------------------------------
+# Helm
+
+
+def helm_binary() -> str:
+    """Helm 4 from scripts/tools/install-helm.sh (a missing helm is an error, never a skip)."""
+    for name in (os.environ.get("HELM", ""), "helm4"):
+        if name and shutil.which(name):
+            return shutil.which(name)  # type: ignore[return-value]
+    raise FileNotFoundError(
+        "helm4 is not on PATH: run scripts/tools/install-helm.sh and source scripts/tools/env.sh"
+    )
+
+
+def helm_template(
+    release: str,
+    namespace: str,
+    values_files: list[Path],
+    set_values: list[str] | None = None,
+    set_json: list[str] | None = None,
+) -> tuple[list[str], list[dict]]:
+    """Runs `helm template` and returns (the command, the rendered documents)."""
+    cmd = template_command(
+        helm_binary(),
+        release,
+        CHART,
+        namespace,
+        values_files=values_files,
+        set_values=set_values or [],
+        set_json=set_json or [],
+    )
+    return cmd, parse(run(cmd).stdout)
+
+
+def is_hook(doc: dict) -> bool:
+    return "helm.sh/hook" in (doc.get("metadata", {}).get("annotations") or {})
+
+
+# --------------------------------------------------------------------------------------------
+# Deriving the pods from the rendered StatefulSet
+
+
+def only(obj: Any, allowed: set[str], where: str) -> dict:
+    """The allow-list check: every key of obj must be one this run honours."""
+    if not isinstance(obj, dict):
+        raise Unsupported(f"{where}: expected a mapping, got {type(obj).__name__}")
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise Unsupported(
+            f"{where}: the podman replica run cannot honour {unknown}; "
+            f"it honours only {sorted(allowed)}. Extend tests/e2e/replicas.py "
+            "(mapping and test) instead of dropping the field."
+        )
+    return obj
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise Unsupported(message)
+
+
+@dataclass
+class Probe:
+    kind: str  # startup, liveness, readiness
+    path: str
+    port_name: str | int
+    container_port: int
+    headers: dict[str, str]
+    initial_delay: float
+    period: float
+    timeout: float
+    success_threshold: int
+    failure_threshold: int
+
+
+@dataclass
+class Mount:
+    kind: str  # "files" (ConfigMap/Secret), "tmpfs" (emptyDir), "claim" (volumeClaimTemplate)
+    volume: str
+    path: str
+    read_only: bool
+    files: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # relpath -> (data, mode)
+    tmpfs_size: str | None = None
+    claim: str | None = None  # claim template name
+
+
+@dataclass
+class PodSpec:
+    """What the StatefulSet controller and the kubelet would run for one ordinal."""
+
+    ordinal: int
+    name: str
+    namespace: str
+    revision: str
+    image: str
+    command: list[str] | None
+    args: list[str] | None
+    env: list[tuple[str, str]]
+    mounts: list[Mount]
+    ports: dict[str, int]  # port name -> containerPort
+    probes: dict[str, Probe]
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    user: str | None
+    groups: list[int]
+    read_only_root: bool
+    cap_drop: list[str]
+    cap_add: list[str]
+    no_new_privileges: bool
+    memory_limit: str | None
+    cpu_limit: str | None
+    stop_timeout: int
+    dns_names: list[str]  # network aliases: the names the cluster's DNS would serve for it
+    dns_search: list[str]
+
+    def claim_name(self, mount: Mount) -> str:
+        return f"{mount.claim}-{self.name.rsplit('-', 1)[0]}-{self.ordinal}"
+
+
+@dataclass
+class StatefulSetPlan:
+    name: str
+    namespace: str
+    replicas: int
+    ordinal_start: int
+    service_name: str
+    pod_management_policy: str
+    update_strategy: str
+    partition: int
+    min_ready_seconds: int
+    retention_when_scaled: str
+    retention_when_deleted: str
+    claim_templates: dict[str, dict]  # name -> rendered template
+    pods: list[PodSpec]
+    headless_service: dict
+    client_services: list[dict]
+    documents: list[dict]
+    helm_command: list[str]
+
+    @property
+    def ordinals(self) -> range:
+        return range(self.ordinal_start, self.ordinal_start + self.replicas)
+
+    def pod(self, ordinal: int) -> PodSpec:
+        return next(p for p in self.pods if p.ordinal == ordinal)
+
+
+def _quantity_to_podman_memory(q: str) -> str:
+    units = {"Ki": "k", "Mi": "m", "Gi": "g"}
+    for suffix, podman in units.items():
+        if q.endswith(suffix):
+            return q[: -len(suffix)] + podman
+    require(q.isdigit(), f"memory quantity {q!r}: only plain bytes, Ki, Mi or Gi are supported")
+    return q + "b"
+
+
+def _quantity_to_cpus(q: str) -> str:
+    if q.endswith("m"):
+        return str(int(q[:-1]) / 1000)
+    return str(float(q))
+
+
+def _find(documents: list[dict], kind: str, name: str, namespace: str) -> dict | None:
+    for d in documents:
+        md = d.get("metadata", {})
+        if (
+            d.get("kind") == kind
+            and md.get("name") == name
+            and md.get("namespace", namespace) == namespace
+            and not is_hook(d)
+        ):
+            return d
+    return None
+
+
+def _config_source(documents: list[dict], kind: str, name: str, namespace: str) -> dict[str, bytes]:
+    """The data of a rendered ConfigMap or Secret (a reference to a missing one is an error,
+    as the kubelet would leave the pod in CreateContainerConfigError)."""
+    doc = _find(documents, kind, name, namespace)
+    if doc is None:
+        raise Unsupported(
+            f"the pod template references {kind} {name!r}, which the chart does not render; "
+            "the kubelet would never start the container"
+        )
+    data: dict[str, bytes] = {}
+    if kind == "ConfigMap":
+        only(doc, {"apiVersion", "kind", "metadata", "data", "immutable"}, f"ConfigMap {name}")
+        for k, v in (doc.get("data") or {}).items():
+            data[k] = str(v).encode()
+    else:
+        only(doc, {"apiVersion", "kind", "metadata", "type", "data", "stringData", "immutable"}, f"Secret {name}")
+        require(doc.get("type", "Opaque") == "Opaque", f"Secret {name}: only type Opaque is supported")
+        for k, v in (doc.get("data") or {}).items():
+            data[k] = base64.b64decode(v)
+        for k, v in (doc.get("stringData") or {}).items():
+            data[k] = str(v).encode()
+    return data
+
+
+def _labels_match(selector: dict, labels: dict, where: str) -> bool:
+    only(selector, {"matchLabels"}, f"{where}.selector")
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def derive(documents: list[dict], helm_command: list[str] | None = None) -> StatefulSetPlan:
+    """Everything the StatefulSet controller would create, from the rendered documents."""
+    stss = [d for d in documents if d.get("kind") == "StatefulSet"]
+    require(len(stss) == 1, f"expected exactly one StatefulSet in the rendered chart, found {len(stss)}")
+    sts = stss[0]
+    only(sts, {"apiVersion", "kind", "metadata", "spec"}, "StatefulSet")
+    require(sts["apiVersion"] == "apps/v1", "StatefulSet: apiVersion must be apps/v1")
+    meta = only(sts["metadata"], {"name", "namespace", "labels", "annotations"}, "StatefulSet.metadata")
+    name, namespace = meta["name"], meta.get("namespace", "default")
+    spec = only(
+        sts["spec"],
+        {
+            "replicas",
+            "serviceName",
+            "podManagementPolicy",
+            "revisionHistoryLimit",  # ControllerRevision bookkeeping: no controller history here
+            "minReadySeconds",
+            "updateStrategy",
+            "persistentVolumeClaimRetentionPolicy",
+            "selector",
+            "template",
+            "volumeClaimTemplates",
+            "ordinals",
+        },
+        "StatefulSet.spec",
+    )
+    where = f"StatefulSet {name}"
+    replicas = int(spec.get("replicas", 1))
+    ordinal_start = int(only(spec.get("ordinals") or {}, {"start"}, f"{where}.spec.ordinals").get("start") or 0)
+    policy = spec.get("podManagementPolicy", "OrderedReady")
+    require(policy in ("OrderedReady", "Parallel"), f"{where}: podManagementPolicy {policy!r}")
+    strategy = only(spec.get("updateStrategy") or {"type": "RollingUpdate"}, {"type", "rollingUpdate"}, f"{where}.spec.updateStrategy")
+    strategy_type = strategy.get("type", "RollingUpdate")
+    require(strategy_type in ("RollingUpdate", "OnDelete"), f"{where}: updateStrategy.type {strategy_type!r}")
+    rolling = only(strategy.get("rollingUpdate") or {}, {"partition", "maxUnavailable"}, f"{where}.spec.updateStrategy.rollingUpdate")
+    # maxUnavailable > 1 would let several pods update at once; this loop updates one at a
+    # time, which is what maxUnavailable 1 (and the default) means.
+    require(rolling.get("maxUnavailable") in (None, 1, "1"), f"{where}: rollingUpdate.maxUnavailable other than 1 is not honoured here")
+    retention = only(
+        spec.get("persistentVolumeClaimRetentionPolicy") or {}, {"whenDeleted", "whenScaled"}, f"{where}.spec.persistentVolumeClaimRetentionPolicy"
+    )
+    service_name = spec.get("serviceName")
+    require(bool(service_name), f"{where}: spec.serviceName is required for stable DNS names")
+
+    template = only(spec["template"], {"metadata", "spec"}, f"{where}.spec.template")
+    tmeta = only(template.get("metadata") or {}, {"labels", "annotations"}, f"{where}.spec.template.metadata")
+    labels = dict(tmeta.get("labels") or {})
+    require(_labels_match(spec["selector"], labels, where), f"{where}: the selector does not match the pod template labels (the API server would reject it)")
+
+    headless = _find(documents, "Service", service_name, namespace)
+    require(headless is not None, f"{where}: its governing Service {service_name!r} is not rendered, so the pods would get no DNS names")
+    require(headless["spec"].get("clusterIP") == "None", f"Service {service_name}: the governing Service must be headless (clusterIP: None)")
+    require(_labels_match({"matchLabels": headless["spec"].get("selector") or {}}, labels, f"Service {service_name}"), f"Service {service_name}: its selector does not select the pods")
+    client_services = [
+        d
+        for d in documents
+        if d.get("kind") == "Service"
+        and d is not headless
+        and not is_hook(d)
+        and _labels_match({"matchLabels": d["spec"].get("selector") or {}}, labels, "Service")
+    ]
+
+    claim_templates: dict[str, dict] = {}
+    for i, ct in enumerate(spec.get("volumeClaimTemplates") or []):
+        w = f"{where}.spec.volumeClaimTemplates[{i}]"
+        only(ct, {"apiVersion", "kind", "metadata", "spec"}, w)
+        only(ct["metadata"], {"name", "labels", "annotations"}, f"{w}.metadata")
+        cspec = only(ct["spec"], {"accessModes", "resources", "storageClassName", "volumeMode"}, f"{w}.spec")
+        require(cspec.get("volumeMode", "Filesystem") == "Filesystem", f"{w}: only volumeMode Filesystem")
+        require(set(cspec.get("accessModes") or ["ReadWriteOnce"]) <= {"ReadWriteOnce", "ReadWriteOncePod"}, f"{w}: accessModes {cspec.get('accessModes')}: one pod per claim is what a named volume mounted by one container gives")
+        only(cspec.get("resources") or {}, {"requests"}, f"{w}.spec.resources")
+        claim_templates[ct["metadata"]["name"]] = ct
+
+    pod_spec = template["spec"]
+    revision = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+    pods = [
+        _derive_pod(documents, name, namespace, service_name, ordinal, labels, tmeta.get("annotations") or {}, pod_spec, claim_templates, revision, documents_cluster_domain(documents, namespace))
+        for ordinal in range(ordinal_start, ordinal_start + replicas)
+    ]
+    return StatefulSetPlan(
+        name=name,
+        namespace=namespace,
+        replicas=replicas,
+        ordinal_start=ordinal_start,
+        service_name=service_name,
+        pod_management_policy=policy,
+        update_strategy=strategy_type,
+        partition=int(rolling.get("partition") or 0),
+        min_ready_seconds=int(spec.get("minReadySeconds") or 0),
+        retention_when_scaled=retention.get("whenScaled", "Retain"),
+        retention_when_deleted=retention.get("whenDeleted", "Retain"),
+        claim_templates=claim_templates,
+        pods=pods,
+        headless_service=headless,
+        client_services=client_services,
+        documents=documents,
+        helm_command=helm_command or [],
+    )
+
+
+def documents_cluster_domain(documents: list[dict], namespace: str) -> str:
+    """The cluster domain the chart was rendered for (APP_CLUSTER_DOMAIN of the pod template),
+    cluster.local when the chart does not say."""
+    for d in documents:
+        if d.get("kind") == "StatefulSet":
+            for c in d["spec"]["template"]["spec"].get("containers", []):
+                for e in c.get("env") or []:
+                    if e.get("name") == "APP_CLUSTER_DOMAIN" and "value" in e:
+                        return str(e["value"])
+    return "cluster.local"
+
+
+def _check_scheduling(affinity: dict, where: str) -> None:
+    """All the pods run on one machine, which plays a single node. Preferred (soft) affinity
+    terms only weigh the scheduler's choice of node and are met trivially with one node; a
+    required term could leave pods Pending or place them differently, so it is refused."""
+    only(affinity, {"nodeAffinity", "podAffinity", "podAntiAffinity"}, where)
+    for kind, terms in affinity.items():
+        only(terms or {}, {"preferredDuringSchedulingIgnoredDuringExecution"}, f"{where}.{kind}")
+
+
+def _derive_pod(
+    documents: list[dict],
+    sts_name: str,
+    namespace: str,
+    service_name: str,
+    ordinal: int,
+    labels: dict,
+    annotations: dict,
+    pod_spec: dict,
+    claim_templates: dict[str, dict],
+    revision: str,
+    cluster_domain: str,
+) -> PodSpec:
+    pod_name = f"{sts_name}-{ordinal}"
+    where = f"pod {pod_name}"
+    only(
+        pod_spec,
+        {
+            "serviceAccountName",  # identity for the API server, which does not exist here
+            "automountServiceAccountToken",
+            "terminationGracePeriodSeconds",
+            "securityContext",
+            "containers",
+            "volumes",
+            "affinity",
+        },
+        f"{where}.spec",
+    )
+    _check_scheduling(pod_spec.get("affinity") or {}, f"{where}.spec.affinity")
+    require(
+        pod_spec.get("automountServiceAccountToken") is False,
+        f"{where}: automountServiceAccountToken must be false (no API token can be mounted here)",
+    )
+    psc = only(
+        pod_spec.get("securityContext") or {},
+        {"runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "fsGroupChangePolicy", "seccompProfile"},
+        f"{where}.spec.securityContext",
+    )
+    containers = pod_spec.get("containers") or []
+    require(len(containers) == 1, f"{where}: exactly one container is supported, found {len(containers)}")
+    c = only(
+        containers[0],
+        {
+            "name",
+            "image",
+            "imagePullPolicy",
+            "command",
+            "args",
+            "ports",
+            "env",
+            "envFrom",
+            "startupProbe",
+            "livenessProbe",
+            "readinessProbe",
+            "resources",
+            "securityContext",
+            "volumeMounts",
+        },
+        f"{where}.containers[0]",
+    )
+    cw = f"{where} container {c['name']}"
+    require(c.get("imagePullPolicy", "IfNotPresent") in ("IfNotPresent", "Never"), f"{cw}: imagePullPolicy {c.get('imagePullPolicy')!r}: no registry can be reached here, the image must be local")
+    csc = only(
+        c.get("securityContext") or {},
+        {"runAsNonRoot", "runAsUser", "runAsGroup", "readOnlyRootFilesystem", "allowPrivilegeEscalation", "privileged", "capabilities", "seccompProfile"},
+        f"{cw}.securityContext",
+    )
+    merged = {**psc, **csc}  # the container's settings win, as in Kubernetes
+    for sc_where, sc in ((f"{where}.spec.securityContext", psc), (f"{cw}.securityContext", csc)):
+        if "seccompProfile" in sc:
+            only(sc["seccompProfile"], {"type"}, f"{sc_where}.seccompProfile")
+            require(sc["seccompProfile"]["type"] == "RuntimeDefault", f"{sc_where}: seccompProfile {sc['seccompProfile']['type']!r}: only RuntimeDefault (podman's default profile)")
+    require(not merged.get("privileged", False), f"{cw}: privileged containers are not run here")
+    uid = merged.get("runAsUser")
+    gid = merged.get("runAsGroup")
+    if merged.get("runAsNonRoot"):
+        # The kubelet refuses to start a container that would run as root.
+        require(uid is not None and int(uid) != 0, f"{cw}: runAsNonRoot needs a numeric non-zero runAsUser")
+    user = None if uid is None else (f"{uid}:{gid}" if gid is not None else str(uid))
+    groups = [int(psc["fsGroup"])] if "fsGroup" in psc else []
+    caps = only(csc.get("capabilities") or {}, {"drop", "add"}, f"{cw}.securityContext.capabilities")
+
+    ports: dict[str, int] = {}
+    for i, p in enumerate(c.get("ports") or []):
+        only(p, {"name", "containerPort", "protocol"}, f"{cw}.ports[{i}]")
+        require(p.get("protocol", "TCP") == "TCP", f"{cw}.ports[{i}]: only TCP")
+        ports[p.get("name") or str(p["containerPort"])] = int(p["containerPort"])
+
+    fields = {"metadata.name": pod_name, "metadata.namespace": namespace}
+    env: list[tuple[str, str]] = []
+    for i, src in enumerate(c.get("envFrom") or []):
+        only(src, {"configMapRef", "secretRef", "prefix"}, f"{cw}.envFrom[{i}]")
+        for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+            if key in src:
+                ref = only(src[key], {"name", "optional"}, f"{cw}.envFrom[{i}].{key}")
+                doc = _find(documents, kind, ref["name"], namespace)
+                if doc is None and ref.get("optional"):
+                    continue
+                for k, v in _config_source(documents, kind, ref["name"], namespace).items():
+                    env.append((src.get("prefix", "") + k, v.decode()))
+    for i, e in enumerate(c.get("env") or []):
+        only(e, {"name", "value", "valueFrom"}, f"{cw}.env[{i}]")
+        if "valueFrom" not in e:
+            env.append((e["name"], str(e.get("value", ""))))
+            continue
+        vf = only(e["valueFrom"], {"fieldRef", "configMapKeyRef", "secretKeyRef"}, f"{cw}.env[{i}].valueFrom")
+        if "fieldRef" in vf:
+            fr = only(vf["fieldRef"], {"fieldPath", "apiVersion"}, f"{cw}.env[{i}].valueFrom.fieldRef")
+            require(fr["fieldPath"] in fields, f"{cw}.env[{i}]: downward API field {fr['fieldPath']!r} is not known here (only {sorted(fields)})")
+            env.append((e["name"], fields[fr["fieldPath"]]))
+        else:
+            key, kind = ("configMapKeyRef", "ConfigMap") if "configMapKeyRef" in vf else ("secretKeyRef", "Secret")
+            ref = only(vf[key], {"name", "key", "optional"}, f"{cw}.env[{i}].valueFrom.{key}")
+            data = _config_source(documents, kind, ref["name"], namespace)
+            require(ref["key"] in data, f"{cw}.env[{i}]: {kind} {ref['name']} has no key {ref['key']!r}")
+            env.append((e["name"], data[ref["key"]].decode()))
+
+    volumes: dict[str, dict] = {}
+    for i, v in enumerate(pod_spec.get("volumes") or []):
+        only(v, {"name", "configMap", "secret", "emptyDir"}, f"{where}.spec.volumes[{i}]")
+        volumes[v["name"]] = v
+    mounts: list[Mount] = []
+    for i, m in enumerate(c.get("volumeMounts") or []):
+        mw = f"{cw}.volumeMounts[{i}]"
+        only(m, {"name", "mountPath", "readOnly"}, mw)
+        vname, path, ro = m["name"], m["mountPath"], bool(m.get("readOnly", False))
+        if vname in claim_templates:
+            require(vname not in volumes, f"{mw}: {vname!r} is both a pod volume and a claim template")
+            mounts.append(Mount("claim", vname, path, ro, claim=vname))
+            continue
+        require(vname in volumes, f"{mw}: no volume or claim template named {vname!r}")
+        v = volumes[vname]
+        if "emptyDir" in v:
+            ed = only(v["emptyDir"] or {}, {"sizeLimit", "medium"}, f"{where}.volumes.{vname}.emptyDir")
+            size = ed.get("sizeLimit")
+            mounts.append(Mount("tmpfs", vname, path, ro, tmpfs_size=_quantity_to_podman_memory(size) if size else None))
+            continue
+        kind, key = ("ConfigMap", "configMap") if "configMap" in v else ("Secret", "secret")
+        src = only(v[key], {"name", "secretName", "items", "defaultMode", "optional"}, f"{where}.volumes.{vname}.{key}")
+        source_name = src.get("name") or src.get("secretName")
+        data = _config_source(documents, kind, source_name, namespace)
+        mode = int(src.get("defaultMode", 0o644))
+        files: dict[str, tuple[bytes, int]] = {}
+        if src.get("items"):
+            for j, item in enumerate(src["items"]):
+                only(item, {"key", "path", "mode"}, f"{where}.volumes.{vname}.{key}.items[{j}]")
+                require(item["key"] in data, f"{where}.volumes.{vname}: {kind} {source_name} has no key {item['key']!r}")
+                files[item["path"]] = (data[item["key"]], int(item.get("mode", mode)))
+        else:
+            files = {k: (d, mode) for k, d in data.items()}
+        # ConfigMap and Secret volumes are always read-only in Kubernetes.
+        mounts.append(Mount("files", vname, path, True, files=files))
+    mounted = {m.volume for m in mounts}
+    unused = sorted(set(volumes) - mounted)
+    require(not unused, f"{where}: volumes {unused} are not mounted by the container")
+
+    probes: dict[str, Probe] = {}
+    for kind in ("startup", "liveness", "readiness"):
+        p = c.get(f"{kind}Probe")
+        if not p:
+            continue
+        pw = f"{cw}.{kind}Probe"
+        only(p, {"httpGet", "initialDelaySeconds", "periodSeconds", "timeoutSeconds", "successThreshold", "failureThreshold"}, pw)
+        require("httpGet" in p, f"{pw}: only httpGet probes are run here")
+        hg = only(p["httpGet"], {"path", "port", "scheme", "httpHeaders"}, f"{pw}.httpGet")
+        require(hg.get("scheme", "HTTP") == "HTTP", f"{pw}: only scheme HTTP")
+        port = hg["port"]
+        if isinstance(port, str) and not port.isdigit():
+            require(port in ports, f"{pw}: named port {port!r} is not a container port")
+            container_port = ports[port]
+        else:
+            container_port = int(port)
+        probes[kind] = Probe(
+            kind=kind,
+            path=hg.get("path", "/"),
+            port_name=port,
+            container_port=container_port,
+            headers={h["name"]: h["value"] for h in hg.get("httpHeaders") or []},
+            initial_delay=float(p.get("initialDelaySeconds", 0)),
+            period=float(p.get("periodSeconds", 10)),
+            timeout=float(p.get("timeoutSeconds", 1)),
+            success_threshold=int(p.get("successThreshold", 1)),
+            failure_threshold=int(p.get("failureThreshold", 3)),
+        )
+
+    res = only(c.get("resources") or {}, {"requests", "limits"}, f"{cw}.resources")
+    # requests only inform the scheduler, which does not exist here; limits are enforced.
+    only(res.get("requests") or {}, {"cpu", "memory"}, f"{cw}.resources.requests")
+    limits = only(res.get("limits") or {}, {"cpu", "memory"}, f"{cw}.resources.limits")
+
+    fqdn_suffix = f"{service_name}.{namespace}.svc.{cluster_domain}"
+    return PodSpec(
+        ordinal=ordinal,
+        name=pod_name,
+        namespace=namespace,
+        revision=revision,
+        image=c["image"],
+        command=c.get("command"),
+        args=c.get("args"),
+        env=env,
+        mounts=mounts,
+        ports=ports,
+        probes=probes,
+        labels={**labels, "statefulset.kubernetes.io/pod-name": pod_name, "apps.kubernetes.io/pod-index": str(ordinal)},
+        annotations=dict(annotations),
+        user=user,
+        groups=groups,
+        read_only_root=bool(merged.get("readOnlyRootFilesystem", False)),
+        cap_drop=list(caps.get("drop") or []),
+        cap_add=list(caps.get("add") or []),
+        no_new_privileges=merged.get("allowPrivilegeEscalation") is False,
+        memory_limit=_quantity_to_podman_memory(str(limits["memory"])) if "memory" in limits else None,
+        cpu_limit=_quantity_to_cpus(str(limits["cpu"])) if "cpu" in limits else None,
+        stop_timeout=int(pod_spec.get("terminationGracePeriodSeconds", 30)),
+        # The pod's own A record and the headless Service's name (one A record per pod).
+        dns_names=[f"{pod_name}.{fqdn_suffix}", fqdn_suffix],
+        # What the kubelet writes into a pod's resolv.conf, so short names resolve as in a cluster.
+        dns_search=[f"{namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain],
+    )
