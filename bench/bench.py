@@ -15,7 +15,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "lib"))
+
+import app_process  # noqa: E402  (shared with the chart tests)
+
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
 PLOT = ROOT / "docs" / "performance-throughput.png"
@@ -49,12 +52,6 @@ class WrkResult:
     peak_rss_mib: float
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get(port: int, path: str, timeout: float = 1.0) -> tuple[int, str]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -76,16 +73,11 @@ class Server:
     """The release binary on 127.0.0.1 with a fresh data directory on the real disk."""
 
     def __init__(self, binary: Path, data_dir: Path):
-        self.port = free_port()
-        env = dict(os.environ)
-        env.update(
-            DATA_DIR=str(data_dir),
-            APP_LISTEN=f"127.0.0.1:{self.port}",
-            POD_NAME="bench-0",
-        )
-        self.log = open(data_dir.parent / "server.log", "wb")
+        env = app_process.inherit_env(DATA_DIR=str(data_dir), POD_NAME="bench-0")
+        self.log = data_dir.parent / "server.log"
         started = time.perf_counter()
-        self.proc = subprocess.Popen([str(binary), "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = app_process.start(binary, env, self.log)
+        self.port = app_process.serving_port(self.proc, self.log)
         deadline = started + 10
         while True:
             try:
@@ -94,15 +86,13 @@ class Server:
             except OSError:
                 pass
             if self.proc.poll() is not None or time.perf_counter() > deadline:
-                raise RuntimeError(f"server did not become ready; see {self.log.name}")
+                raise RuntimeError(f"server did not become ready; see {self.log}")
             time.sleep(0.0005)
         self.ready_ms = (time.perf_counter() - started) * 1000
 
     def stop(self) -> int:
         self.proc.terminate()
-        code = self.proc.wait(timeout=15)
-        self.log.close()
-        return code
+        return self.proc.wait(timeout=15)
 
 
 def parse_duration_ms(text: str) -> float:

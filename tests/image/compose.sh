@@ -10,8 +10,9 @@ image="$1" dir="$2" project="$3"
 # shellcheck source=scripts/tools/env.sh
 source "$root/scripts/tools/env.sh"
 
-fail() { echo "FAIL: compose: $*" >&2; exit 1; }
-ok() { echo "ok: compose: $*"; }
+step="compose: "
+# shellcheck source=lib.sh
+source "$root/tests/image/lib.sh"
 
 echo "==> docker-compose.yml with podman-compose"
 mkdir -p "$dir/data"
@@ -26,12 +27,13 @@ else
   APP_UID="$(id -u)" APP_GID="$(id -g)"
   uid="$APP_UID" gid="$APP_GID"
 fi
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export APP_RUST_IMAGE="$image" APP_RUST_PORT="$port"
+# An empty APP_RUST_PORT publishes 127.0.0.1::8080: podman picks the host port.
+export APP_RUST_IMAGE="$image" APP_RUST_PORT=""
 cd "$dir"
 podman-compose -p "$project" up -d --no-build >"$dir/up.log" 2>&1 || { cat "$dir/up.log" >&2; fail "podman-compose up failed"; }
 name="$(podman ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}}')"
 [ -n "$name" ] || fail "no container for project $project"
+port="$(published_port "$name")"
 
 deadline=$((SECONDS + 30))
 until curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/readyz"; do

@@ -58,12 +58,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok: $*"; }
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=lib.sh
+source "$root/tests/image/lib.sh"
 
 # GET URL [Accept]; sets $code, $body (file), $headers (file).
 http_get() {
@@ -141,9 +137,9 @@ compressed="$(sed -n 's/^compressed_bytes=//p' "$work/image-check.out")"
 ok "image config, file list, static binary; compressed size $compressed bytes ($(python3 -c "print(f'{$compressed/1e6:.2f}')") MB, budget $max_bytes)"
 
 echo "==> run it: podman, --read-only, named volume, 127.0.0.1 only"
-port="$(free_port)"
 podman volume create "$vol" >/dev/null
-podman run -d --name "$ctr" --read-only -v "$vol:/app/data" -p "127.0.0.1:$port:8080" "$image" >/dev/null
+podman run -d --name "$ctr" --read-only -v "$vol:/app/data" -p "127.0.0.1::8080" "$image" >/dev/null
+port="$(published_port "$ctr")"
 wait_ready "$ctr" "$port"
 ok "ready on 127.0.0.1:$port"
 
@@ -206,6 +202,7 @@ leftovers="$(find "$mountpoint" -maxdepth 1 -name 'visits.tmp*' -printf '%f ')"
 ok "after SIGTERM the count 4 is on disk in the volume"
 
 podman start "$ctr" >/dev/null
+port="$(published_port "$ctr")"
 wait_ready "$ctr" "$port"
 [ "$(visits_of "$port")" = 4 ] || fail "after stop/start the count is $(visits_of "$port"), expected 4"
 http_get "http://127.0.0.1:$port/" application/json
@@ -214,8 +211,8 @@ http_get "http://127.0.0.1:$port/" application/json
 ok "stop/start keeps the count (4, then 5)"
 stop_cleanly "$ctr"
 
-port2="$(free_port)"
-podman run -d --name "$ctr2" --read-only -v "$vol:/app/data" -p "127.0.0.1:$port2:8080" "$image" >/dev/null
+podman run -d --name "$ctr2" --read-only -v "$vol:/app/data" -p "127.0.0.1::8080" "$image" >/dev/null
+port2="$(published_port "$ctr2")"
 wait_ready "$ctr2" "$port2"
 [ "$(visits_of "$port2")" = 5 ] || fail "a new container on the same volume sees $(visits_of "$port2"), expected 5"
 ok "a new container on the same volume sees the count 5"

@@ -22,7 +22,9 @@ bash "$root/scripts/tools/install-podman.sh" >/dev/null
 # shellcheck source=scripts/tools/env.sh
 source "$root/scripts/tools/env.sh"
 
-fail() { echo "FAIL: user-path: $*" >&2; exit 1; }
+step="user-path: "
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 rust_from="$(sed -n 's/^FROM \(docker\.io\/library\/rust:[^ ]*\) AS builder$/\1/p' "$root/Dockerfile")"
 busybox_from="$(sed -n 's/^FROM \(docker\.io\/library\/busybox:[^ ]*\) AS busybox$/\1/p' "$root/Dockerfile")"
@@ -53,7 +55,7 @@ trap cleanup EXIT
 cache="$APP_RUST_TOOLS/standin"
 rootfs="$cache/rootfs-bookworm.tar"
 if [ ! -s "$rootfs" ]; then
-  command -v mmdebstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap
+  apt_install mmdebstrap
   mkdir -p "$cache"
   echo "==> mmdebstrap bookworm (minbase + gcc libc6-dev binutils ca-certificates)"
   mmdebstrap --quiet --variant=minbase --include=gcc,libc6-dev,binutils,ca-certificates \
@@ -95,8 +97,8 @@ echo "ok: user-path: built in $((SECONDS - start))s"
 podman save --quiet --format oci-archive -o "$work/image.tar" "$image"
 python3 "$here/image_check.py" "$work/image.tar" "$version" "$arch" - "${IMAGE_MAX_COMPRESSED_BYTES:-20000000}"
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-podman run -d --name "$ctr" --read-only -p "127.0.0.1:$port:8080" "$image" >/dev/null
+podman run -d --name "$ctr" --read-only -p "127.0.0.1::8080" "$image" >/dev/null
+port="$(published_port "$ctr")"
 podman exec "$ctr" app-rust probe --wait-ms 20000 http://127.0.0.1:8080/readyz >/dev/null || fail "not ready"
 curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$port/"
 [ "$(podman exec "$ctr" cat /app/data/visits)" = 1 ] || fail "the visit was not counted"
