@@ -276,38 +276,81 @@ mod faults {
         }
     }
 
+    /// A point where a file operation stops until the test lets it go on.
+    struct Stall {
+        stalled: Mutex<mpsc::Sender<()>>,
+        release: Mutex<mpsc::Receiver<()>>,
+    }
+
+    /// The test's side of a `Stall`.
+    struct Release {
+        stalled: mpsc::Receiver<()>,
+        release: mpsc::Sender<()>,
+    }
+
+    fn stall() -> (Stall, Release) {
+        let (stalled_tx, stalled) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        let stall = Stall {
+            stalled: Mutex::new(stalled_tx),
+            release: Mutex::new(release_rx),
+        };
+        (stall, Release { stalled, release })
+    }
+
+    impl Stall {
+        /// Called from the hook: says it is here, then waits to be released.
+        fn hold(&self) {
+            let _ = self.stalled.lock().expect("stall").send(());
+            let _ = self
+                .release
+                .lock()
+                .expect("stall")
+                .recv_timeout(Duration::from_secs(10));
+        }
+    }
+
+    impl Release {
+        /// Records the first visit in a task and returns once its commit has stalled.
+        async fn first_visit_stalled(
+            self,
+            store: &VisitStore,
+        ) -> (
+            tokio::task::JoinHandle<Result<u64, StoreError>>,
+            mpsc::Sender<()>,
+        ) {
+            let first = tokio::spawn({
+                let store = store.clone();
+                async move { store.record_visit().await }
+            });
+            let Release { stalled, release } = self;
+            tokio::task::spawn_blocking(move || stalled.recv_timeout(Duration::from_secs(5)))
+                .await
+                .expect("join")
+                .expect("the first commit started");
+            (first, release)
+        }
+    }
+
     /// Overlapping commits that finish out of order: the older one fails after a newer one
     /// made a larger count durable. The older commit's visits are durable (the newer count
     /// covers them), so they are acknowledged, readiness stays true and close succeeds.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_commit_superseded_by_a_newer_durable_one_is_not_reported() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let release_rx = Mutex::new(release_rx);
-        let (stalled_tx, stalled_rx) = mpsc::channel::<()>();
+        let (stall, release) = stall();
         let store = open_on(
             FaultInjection::new(move |op| match op {
                 // The commit of count 1 stalls until released, then fails.
                 Operation::WriteSynced { bytes: b"1\n", .. } => {
-                    let _ = stalled_tx.send(());
-                    let _ = release_rx
-                        .lock()
-                        .expect("release")
-                        .recv_timeout(Duration::from_secs(10));
+                    stall.hold();
                     Err(io::Error::from_raw_os_error(5))
                 }
                 _ => Ok(()),
             }),
             dir.path(),
         );
-        let first = tokio::spawn({
-            let store = store.clone();
-            async move { store.record_visit().await }
-        });
-        tokio::task::spawn_blocking(move || stalled_rx.recv_timeout(Duration::from_secs(5)))
-            .await
-            .expect("join")
-            .expect("the first commit started");
+        let (first, release_tx) = release.first_visit_stalled(&store).await;
         assert_eq!(store.record_visit().await.expect("second visit"), 2);
         assert_eq!(store.durable(), 2);
         release_tx.send(()).expect("release the first commit");
@@ -325,18 +368,12 @@ mod faults {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_older_success_does_not_hide_a_newer_failure() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let release_rx = Mutex::new(release_rx);
-        let (stalled_tx, stalled_rx) = mpsc::channel::<()>();
+        let (stall, release) = stall();
         let failed_once = Arc::new(Mutex::new(false));
         let store = open_on(
             FaultInjection::new(move |op| match op {
                 Operation::WriteSynced { bytes: b"1\n", .. } => {
-                    let _ = stalled_tx.send(());
-                    let _ = release_rx
-                        .lock()
-                        .expect("release")
-                        .recv_timeout(Duration::from_secs(10));
+                    stall.hold();
                     Ok(())
                 }
                 Operation::WriteSynced { bytes: b"2\n", .. } => {
@@ -353,14 +390,7 @@ mod faults {
             }),
             dir.path(),
         );
-        let first = tokio::spawn({
-            let store = store.clone();
-            async move { store.record_visit().await }
-        });
-        tokio::task::spawn_blocking(move || stalled_rx.recv_timeout(Duration::from_secs(5)))
-            .await
-            .expect("join")
-            .expect("the first commit started");
+        let (first, release_tx) = release.first_visit_stalled(&store).await;
         let error = store
             .record_visit()
             .await

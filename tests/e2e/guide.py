@@ -65,22 +65,25 @@ class Capture:
         return json.loads(body) if json_accept else {}
 
 
-def ps(cap: Capture, block: str) -> None:
+def podman_table(cap: Capture, block: str, what: list[str], columns: list[str]) -> None:
+    """`podman <what> --filter label=<this run> --format 'table {{.Col}}...'` into the guide."""
     run = cap.run
+    label = f"label={replicas.RUN_LABEL}={run.run_id}"
+    fmt = "table " + "\t".join("{{." + c + "}}" for c in columns)
+    shown_fmt = "table " + "\\t".join("{{." + c + "}}" for c in columns)
     cap.sh(
         block,
-        ["podman", "ps", "-a", "--filter", f"label={replicas.RUN_LABEL}={run.run_id}", "--format", "table {{.Names}}\t{{.Status}}\t{{.Ports}}"],
-        shown=f"podman ps -a --filter label={replicas.RUN_LABEL}={run.run_id} --format 'table {{{{.Names}}}}\\t{{{{.Status}}}}\\t{{{{.Ports}}}}'",
+        ["podman", *what, "--filter", label, "--format", fmt],
+        shown=f"podman {' '.join(what)} --filter {label} --format '{shown_fmt}'",
     )
+
+
+def ps(cap: Capture, block: str) -> None:
+    podman_table(cap, block, ["ps", "-a"], ["Names", "Status", "Ports"])
 
 
 def volumes(cap: Capture, block: str) -> None:
-    run = cap.run
-    cap.sh(
-        block,
-        ["podman", "volume", "ls", "--filter", f"label={replicas.RUN_LABEL}={run.run_id}", "--format", "table {{.Name}}\t{{.Driver}}\t{{.Mountpoint}}"],
-        shown=f"podman volume ls --filter label={replicas.RUN_LABEL}={run.run_id} --format 'table {{{{.Name}}}}\\t{{{{.Driver}}}}\\t{{{{.Mountpoint}}}}'",
-    )
+    podman_table(cap, block, ["volume", "ls"], ["Name", "Driver", "Mountpoint"])
 
 
 def visit(run: replicas.ReplicaRun, plan: dict[int, int]) -> list[str]:

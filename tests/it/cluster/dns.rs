@@ -103,26 +103,24 @@ async fn derived_peers_that_do_not_resolve_never_block_the_answer() {
     dns_task.abort();
 }
 
-/// `app-rust check-config` with the given arguments and a clean environment.
-fn check_config(args: &[&str]) -> std::process::Output {
-    let mut full = vec!["check-config"];
-    full.extend_from_slice(args);
-    run_bin(&full, &[])
+/// `app-rust check-config` with the environment the chart gives a replica, plus `extra`.
+fn check_config_as_replica(pod: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["check-config"];
+    args.extend_from_slice(extra);
+    run_bin(
+        &args,
+        &[
+            ("APP_PEER_SERVICE", "app-rust-headless"),
+            ("POD_NAMESPACE", "default"),
+            ("APP_REPLICAS", "3"),
+            ("POD_NAME", pod),
+        ],
+    )
 }
 
 #[test]
 fn check_config_refuses_derived_peers_for_a_pod_name_without_ordinal() {
-    let derived = [
-        "--peer-service",
-        "app-rust-headless",
-        "--namespace",
-        "default",
-        "--replicas",
-        "3",
-    ];
-    let mut args = derived.to_vec();
-    args.extend(["--pod-name", "app-rust"]);
-    let output = check_config(&args);
+    let output = check_config_as_replica("app-rust", &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -132,9 +130,7 @@ fn check_config_refuses_derived_peers_for_a_pod_name_without_ordinal() {
         "{stderr}"
     );
 
-    let mut args = derived.to_vec();
-    args.extend(["--pod-name", "app-rust-2", "--ordinal-start", "1"]);
-    let output = check_config(&args);
+    let output = check_config_as_replica("app-rust-2", &["--ordinal-start", "1"]);
     assert_eq!(
         output.status.code(),
         Some(0),

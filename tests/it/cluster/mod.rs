@@ -118,14 +118,7 @@ async fn visit(client: &reqwest::Client, replica: &Replica, times: u64) {
 }
 
 async fn local_count(client: &reqwest::Client, replica: &Replica) -> u64 {
-    let text = client
-        .get(replica.at("/visits"))
-        .send()
-        .await
-        .expect("/visits answers")
-        .text()
-        .await
-        .expect("a body");
+    let (_, text) = common::get_text(client, &replica.at("/visits")).await;
     text.trim().parse().expect("a count")
 }
 
@@ -156,15 +149,12 @@ async fn cluster_view(client: &reqwest::Client, replica: &Replica) -> (ClusterVi
 /// page views too); wait until the next page asks the peers again.
 /// `GET /` as JSON: counts one visit on `replica`.
 async fn page_json(client: &reqwest::Client, replica: &Replica) -> PageJson {
-    client
-        .get(replica.at("/"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .expect("the page answers")
-        .json()
-        .await
-        .expect("the page is JSON")
+    page_json_at(client, &replica.at("/")).await
+}
+
+async fn page_json_at(client: &reqwest::Client, url: &str) -> PageJson {
+    let body = common::get_accepting(client, url, "application/json").await;
+    serde_json::from_str(&body).expect("the page is JSON")
 }
 
 async fn let_page_snapshot_expire() {

@@ -107,14 +107,7 @@ async fn silent_and_garbage_peers_are_unreachable_within_the_deadline() {
     );
 
     // The peer metrics count what happened.
-    let metrics = client
-        .get(set[0].at("/metrics"))
-        .send()
-        .await
-        .expect("/metrics answers")
-        .text()
-        .await
-        .expect("a body");
+    let (_, metrics) = common::get_text(&client, &set[0].at("/metrics")).await;
     let sample = |name: &str| -> f64 {
         metrics
             .lines()

@@ -20,15 +20,8 @@ async fn every_replica_answers_the_exact_total_and_breakdown() {
         assert!(view.unreachable.is_empty(), "{view:?}");
     }
     // The plain-text form, for people with curl.
-    let text = client
-        .get(set[2].at("/visits?scope=cluster"))
-        .header("accept", "text/plain")
-        .send()
-        .await
-        .expect("the cluster view answers")
-        .text()
-        .await
-        .expect("a body");
+    let text =
+        common::get_accepting(&client, &set[2].at("/visits?scope=cluster"), "text/plain").await;
     let expected_text = format!(
         "total 15 (complete: 3 of 3 replicas counted)\n{} 3 {}\n{} 5 {}\n{} 7 {}\n",
         set[0].pod, set[0].url, set[1].pod, set[1].url, set[2].pod, set[2].url
@@ -46,14 +39,7 @@ async fn every_replica_answers_the_exact_total_and_breakdown() {
     let cluster = page.cluster.expect("peers are configured");
     assert_eq!((cluster.total, cluster.complete), (16, true));
     assert_eq!((cluster.counted, cluster.listed), (3, 3));
-    let html = client
-        .get(set[0].at("/"))
-        .send()
-        .await
-        .expect("the page answers")
-        .text()
-        .await
-        .expect("a body");
+    let (_, html) = common::get_text(&client, &set[0].at("/")).await;
     // 3+1 here, 6 and 7 from the peers.
     assert!(html.contains(r#"<dd id="visits">4</dd>"#), "{html}");
     assert!(
@@ -114,14 +100,7 @@ async fn a_stopped_replica_makes_the_answer_incomplete_within_the_deadline() {
     // Local visits are not affected; the page marks the total as partial.
     let_page_snapshot_expire().await;
     let started = Instant::now();
-    let html = client
-        .get(set[0].at("/"))
-        .send()
-        .await
-        .expect("the page answers")
-        .text()
-        .await
-        .expect("a body");
+    let (_, html) = common::get_text(&client, &set[0].at("/")).await;
     assert!(started.elapsed() < deadline_with_margin());
     assert!(html.contains(r#"<dd id="visits">4</dd>"#), "{html}");
     assert!(
@@ -201,15 +180,7 @@ async fn a_lone_replica_answers_for_itself() {
         let _ = rx.await;
     }));
     let client = client();
-    let page: PageJson = client
-        .get(format!("{url}/"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .expect("the page answers")
-        .json()
-        .await
-        .expect("JSON");
+    let page = page_json_at(&client, &format!("{url}/")).await;
     assert_eq!(page.cluster, None, "no cluster total without peers");
     let view: ClusterView = client
         .get(format!("{url}/visits?scope=cluster"))

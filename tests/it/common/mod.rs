@@ -148,6 +148,19 @@ pub async fn get_text(client: &reqwest::Client, url: &str) -> (u16, String) {
     (status, response.text().await.expect("a body"))
 }
 
+/// The body of a GET with the given `Accept` header.
+pub async fn get_accepting(client: &reqwest::Client, url: &str, accept: &str) -> String {
+    client
+        .get(url)
+        .header(reqwest::header::ACCEPT, accept)
+        .send()
+        .await
+        .expect("a response")
+        .text()
+        .await
+        .expect("a body")
+}
+
 /// GET with `Accept: application/json`, decoded.
 pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
     client
