@@ -1,8 +1,4 @@
-"""The hooks, `helm test`, and the configuration the app reads (checked by the real binary).
-
-Each test asserts semantics over real `helm template` output (Helm 3.17 and Helm 4). Run
-through tests/chart/run.sh.
-"""
+"""The hooks, `helm test`, and the configuration the app reads (checked by the real binary)."""
 
 from __future__ import annotations
 
@@ -13,24 +9,7 @@ from pathlib import Path
 import pytest
 
 import app_process  # tests/lib, on the path through conftest
-from conftest import (
-    CASE_NAMES,
-    CONTRACT_FILE_KEYS,
-    CHART,
-    ROOT,
-    Case,
-    Rendered,
-    helm_template,
-    run,
-    env_of,
-)
-
-HERE = Path(__file__).resolve().parent
-
-
-# --------------------------------------------------------------------------------------------
-# Hooks and helm test
-# --------------------------------------------------------------------------------------------
+from conftest import CASE_NAMES, CONTRACT_FILE_KEYS, CHART, ROOT, Case, Rendered, helm_template, run, env_of  # noqa: E501
 
 
 @pytest.mark.parametrize("case_name", CASE_NAMES)

@@ -1,35 +1,12 @@
-"""Every knob landing where it should, network policies, and fields that must stay immutable.
-
-Each test asserts semantics over real `helm template` output (Helm 3.17 and Helm 4). Run
-through tests/chart/run.sh.
-"""
+"""Every knob landing where it should, network policies, and fields that must stay immutable."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import (
-    CASE_NAMES,
-    CASES_BY_NAME,
-    Case,
-    Rendered,
-    helm_template,
-    parse,
-    run,
-    env_of,
-    pod_specs,
-    tool,
-)
-
-HERE = Path(__file__).resolve().parent
-
-
-# --------------------------------------------------------------------------------------------
-# Every knob lands where it should ("everything" case)
-# --------------------------------------------------------------------------------------------
+from conftest import CASE_NAMES, CASES_BY_NAME, Case, Rendered, helm_template, parse, run, env_of, pod_specs, tool  # noqa: E501
 
 
 def test_every_knob_lands_where_it_should(render):

@@ -1,29 +1,12 @@
-"""The values schema and the chart's own checks: bad values fail early, naming the value.
-
-Each test asserts semantics over real `helm template` output (Helm 3.17 and Helm 4). Run
-through tests/chart/run.sh.
-"""
+"""The values schema and the chart's own checks: bad values fail early, naming the value."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from conftest import (
-    CASE_NAMES,
-    CHART,
-    run,
-    tool,
-)
-
-HERE = Path(__file__).resolve().parent
-
-
-# --------------------------------------------------------------------------------------------
-# Values schema
-# --------------------------------------------------------------------------------------------
+from conftest import CASE_NAMES, CHART, run, tool  # noqa: E501
 
 
 @pytest.mark.parametrize(

@@ -1,41 +1,13 @@
-"""StatefulSet semantics over every values case, and each case's own knob.
-
-Each test asserts semantics over real `helm template` output (Helm 3.17 and Helm 4). Run
-through tests/chart/run.sh.
-"""
+"""StatefulSet semantics over every values case, and each case's own knob."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import (
-    CASE_NAMES,
-    CASES_BY_NAME,
-    CHART,
-    LONG_RELEASE,
-    MAX_RELEASE,
-    VALUES_DIR,
-    Case,
-    Rendered,
-    helm_template,
-    parse,
-    run,
-    env_of,
-    fullname,
-    pod_specs,
-    tool,
-)
-
-HERE = Path(__file__).resolve().parent
-
-
-# --------------------------------------------------------------------------------------------
-# StatefulSet semantics
-# --------------------------------------------------------------------------------------------
+from conftest import CASE_NAMES, CASES_BY_NAME, CHART, LONG_RELEASE, MAX_RELEASE, VALUES_DIR, Case, Rendered, helm_template, parse, run, env_of, fullname, pod_specs, tool  # noqa: E501
 
 
 @pytest.mark.parametrize("case_name", CASE_NAMES)

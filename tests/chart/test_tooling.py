@@ -1,9 +1,5 @@
 """Tooling-level checks over real `helm` output: lint, strict validation, yamllint, package,
-the Helm 4 client dry-run, checkov and the generated parameters table.
-
-Each test asserts semantics over real `helm template` output (Helm 3.17 and Helm 4). Run
-through tests/chart/run.sh.
-"""
+the Helm 4 client dry-run, checkov and the generated parameters table."""
 
 from __future__ import annotations
 
@@ -17,26 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (
-    CASE_NAMES,
-    CASES,
-    CRD_KINDS,
-    K8S_VERSIONS,
-    CASES_BY_NAME,
-    CHART,
-    VALUES_DIR,
-    helm_template,
-    parse,
-    run,
-    tool,
-)
+from conftest import CASE_NAMES, CASES, CRD_KINDS, K8S_VERSIONS, CASES_BY_NAME, CHART, VALUES_DIR, helm_template, parse, run, tool  # noqa: E501
 
 HERE = Path(__file__).resolve().parent
-
-
-# --------------------------------------------------------------------------------------------
-# Tooling-level checks: lint, validate, yamllint, package, dry-run, checkov, README table
-# --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("helm_name", ["helm3", "helm4"])
