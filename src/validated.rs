@@ -61,19 +61,6 @@ impl PodName {
     pub fn header_value(&self) -> &HeaderValue {
         &self.header
     }
-
-    /// A StatefulSet pod `<set>-<ordinal>` split into the set's name and the ordinal; `None`
-    /// for any other name (the ordinal is canonical: digits, no leading zero).
-    pub fn ordinal(&self) -> Option<(&str, u32)> {
-        let (set, ordinal) = self.name.rsplit_once('-')?;
-        let canonical = !ordinal.is_empty()
-            && ordinal.bytes().all(|b| b.is_ascii_digit())
-            && (ordinal == "0" || !ordinal.starts_with('0'));
-        if set.is_empty() || !canonical {
-            return None;
-        }
-        Some((set, ordinal.parse().ok()?))
-    }
 }
 
 impl fmt::Display for PodName {
@@ -233,25 +220,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pod_names_are_visible_ascii_and_split_into_set_and_ordinal() {
+    fn pod_names_are_visible_ascii() {
         let pod = |name: &str| PodName::parse(name).expect(name);
-        assert_eq!(pod("app-rust-0").ordinal(), Some(("app-rust", 0)));
-        assert_eq!(
-            pod("my-shop-app-rust-12").ordinal(),
-            Some(("my-shop-app-rust", 12))
-        );
-        assert_eq!(pod("web-4294967295").ordinal(), Some(("web", u32::MAX)));
-        for name in [
-            "app-rust",
-            "app-rust-",
-            "-3",
-            "apprust7",
-            "app-rust-01",
-            "app-rust-x1",
-            "web-4294967296",
-        ] {
-            assert_eq!(pod(name).ordinal(), None, "{name}");
-        }
         for bad in ["", "a b", "caf\u{e9}", "tab\there", &"a".repeat(254)] {
             assert!(PodName::parse(bad).is_err(), "{bad:?}");
         }

@@ -36,8 +36,6 @@ pub enum PeerError {
     TooLarge,
     #[error("invalid answer: {0}")]
     Invalid(String),
-    #[error("answered as pod {answered:?}, expected {expected:?}")]
-    WrongPod { expected: String, answered: String },
     #[error("answered as pod {0:?}, which another peer URL already answered for")]
     Duplicate(String),
 }
@@ -53,7 +51,6 @@ impl PeerError {
             PeerError::Status(_) => "status",
             PeerError::TooLarge => "too_large",
             PeerError::Invalid(_) => "invalid_answer",
-            PeerError::WrongPod { .. } => "wrong_pod",
             PeerError::Duplicate(_) => "duplicate",
         }
     }

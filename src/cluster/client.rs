@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -131,16 +131,10 @@ impl tower::Service<Name> for PeerResolver {
         let resolver = self.resolver.clone();
         Box::pin(async move {
             let resolver = resolver.map_err(|e| DnsError(format!("{host}: {e}")))?;
-            let lookup = resolver.lookup_ip(host.as_str()).await.map_err(|e| {
-                // The common cases in words: a pod not created yet, or stopped.
-                if e.is_nx_domain() {
-                    DnsError(format!("{host}: no such name (NXDOMAIN)"))
-                } else if e.is_no_records_found() {
-                    DnsError(format!("{host}: no address records"))
-                } else {
-                    DnsError(format!("{host}: {e}"))
-                }
-            })?;
+            let lookup = resolver
+                .lookup_ip(host.as_str())
+                .await
+                .map_err(|e| DnsError(describe_dns_error(&host, &e)))?;
             // The connector fills in the port from the URL.
             let addrs: Vec<SocketAddr> = lookup.iter().map(|ip| SocketAddr::new(ip, 0)).collect();
             if addrs.is_empty() {
@@ -151,14 +145,35 @@ impl tower::Service<Name> for PeerResolver {
     }
 }
 
-/// One pooled HTTP client for every peer query.
+impl PeerResolver {
+    fn get(&self) -> Result<&TokioResolver, String> {
+        self.resolver
+            .as_deref()
+            .map_err(|e| format!("no DNS resolver: {e}"))
+    }
+}
+
+/// A failed lookup in words: the common cases are a name not (yet) published and a name
+/// server that does not answer.
+fn describe_dns_error(host: &str, error: &hickory_resolver::net::NetError) -> String {
+    if error.is_nx_domain() {
+        format!("{host}: no such name (NXDOMAIN)")
+    } else if error.is_no_records_found() {
+        format!("{host}: no address records")
+    } else {
+        format!("{host}: {error}")
+    }
+}
+
+/// One pooled HTTP client for every peer query, and the resolver behind it.
 #[derive(Clone)]
 pub struct PeerClient {
     client: Client<HttpConnector<PeerResolver>, Empty<Bytes>>,
+    resolver: PeerResolver,
 }
 
 impl PeerClient {
-    /// `needs_dns`: some peer is named by a host name. Lookups and connects get twice the
+    /// `needs_dns`: some name must be resolved. Lookups and connects get twice the
     /// per-peer timeout, so that the per-peer timeout around each query is what cuts a silent
     /// name server or a black-holed address short, and it reads as "timeout after N ms".
     pub fn new(dns: DnsSource, needs_dns: bool, per_peer: Duration) -> PeerClient {
@@ -167,7 +182,7 @@ impl PeerClient {
         } else {
             PeerResolver::unused()
         };
-        let mut connector = HttpConnector::new_with_resolver(resolver);
+        let mut connector = HttpConnector::new_with_resolver(resolver.clone());
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(per_peer * 2));
         let client = Client::builder(TokioExecutor::new())
@@ -176,7 +191,17 @@ impl PeerClient {
             .pool_max_idle_per_host(4)
             .http1_max_buf_size(16 * 1024)
             .build(connector);
-        PeerClient { client }
+        PeerClient { client, resolver }
+    }
+
+    /// Every address `host` resolves to (A and AAAA records).
+    pub async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, PeerError> {
+        let resolver = self.resolver.get().map_err(PeerError::Dns)?;
+        let lookup = resolver
+            .lookup_ip(host)
+            .await
+            .map_err(|e| PeerError::Dns(describe_dns_error(host, &e)))?;
+        Ok(lookup.iter().collect())
     }
 
     /// A pooled keep-alive connection may have been closed by a peer that restarted since; the

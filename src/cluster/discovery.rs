@@ -1,6 +1,18 @@
-//! Which replicas make up the set: listed explicitly (`--peers`, local runs and tests) or
-//! derived from the StatefulSet's stable network identity (pod name `<set>-<ordinal>`,
-//! headless Service, namespace, replica count).
+//! Which replicas make up the set: listed explicitly (`--peers`, local runs and tests), or the
+//! live members of a StatefulSet, looked up at every cluster view as the addresses its
+//! headless Service's name resolves to.
+//!
+//! Why the headless Service's addresses: the Kubernetes DNS specification has a headless
+//! Service's name resolve to the address of every endpoint, and with
+//! `publishNotReadyAddresses: true` a replica that is starting, failing its probes or
+//! terminating is still an endpoint. So the answer follows the set as the StatefulSet
+//! controller changes it: a replica removed by a scale-down leaves DNS (and the view) when
+//! its pod is deleted, one added by a scale-up joins it once its pod has an IP, and one that
+//! is down but still a member stays listed and is reported unreachable. Nothing in the pod
+//! template depends on the replica count, so scaling restarts no replica. An SRV query
+//! would also give the pod names, but the A/AAAA records are what every Kubernetes DNS
+//! serves for a headless Service and what a plain resolver (and this project's podman
+//! replica run) can answer; each replica names itself in its answer anyway.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,21 +21,14 @@ use crate::validated::{DnsName, PeerUrl, PodName};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DiscoveryError {
-    #[error(
-        "the ordinals {start}..{start}+{replicas} of the StatefulSet overflow (check --ordinal-start \
-         / APP_ORDINAL_START and --replicas / APP_REPLICAS)"
-    )]
-    OrdinalOverflow { start: u32, replicas: u32 },
-    #[error("the derived peer URL of {pod} is not usable: {reason}")]
-    DerivedUrl { pod: String, reason: String },
+    #[error("the headless Service URL {url:?} is not usable: {reason}")]
+    ServiceUrl { url: String, reason: String },
 }
 
 /// One replica of the set, as this replica knows it before asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
     pub url: PeerUrl,
-    /// The pod name the peer must answer with, when it is known in advance (derived peers).
-    pub expected_pod: Option<String>,
     /// This replica itself: its count is read locally, never over HTTP.
     pub is_self: bool,
 }
@@ -35,104 +40,104 @@ pub struct DiscoverySettings {
     /// The address actually listened on (port resolved when the configured port was 0).
     pub listen: SocketAddr,
     pub discovery: PeerDiscovery,
-    pub ordinal_start: u32,
+    /// This pod's own IP, to recognize itself among the headless Service's addresses.
+    pub pod_ip: Option<IpAddr>,
     pub cluster_domain: DnsName,
 }
 
-/// The replicas of the set, this one included. Empty for a lone replica.
-pub fn discover(settings: &DiscoverySettings) -> Result<Vec<Peer>, DiscoveryError> {
-    match &settings.discovery {
-        PeerDiscovery::Alone => Ok(Vec::new()),
-        PeerDiscovery::Listed(urls) => {
-            let mut seen_self = false;
-            Ok(urls
-                .iter()
-                .map(|url| {
-                    // Listing ourselves twice must not make two self entries.
-                    let is_self =
-                        !seen_self && is_own_url(url, settings.listen, &settings.pod_name);
-                    seen_self |= is_self;
-                    Peer {
-                        url: url.clone(),
-                        expected_pod: None,
-                        is_self,
-                    }
-                })
-                .collect())
+/// The members of the set: fixed at startup, or looked up at every view.
+#[derive(Debug, Clone)]
+pub enum Membership {
+    /// No peers (an empty list), or an explicit list.
+    Fixed(Vec<Peer>),
+    HeadlessService(Box<ServiceLookup>),
+}
+
+/// The DNS name whose addresses are the members, and how to turn them into peers.
+#[derive(Debug, Clone)]
+pub struct ServiceLookup {
+    /// Fully qualified (final dot), so the resolver does not first try every resolv.conf
+    /// search domain (Kubernetes sets `ndots:5`).
+    host: String,
+    port: u16,
+    self_ip: Option<IpAddr>,
+    /// `http://<host>:<port>`: how a failed lookup is reported.
+    url: PeerUrl,
+}
+
+impl ServiceLookup {
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// What a failed lookup is reported as.
+    pub fn as_peer(&self) -> Peer {
+        Peer {
+            url: self.url.clone(),
+            is_self: false,
         }
-        PeerDiscovery::StatefulSet {
-            set,
-            service,
-            namespace,
-            replicas,
-        } => {
-            let derived = derive_peers(
-                set,
-                service.as_str(),
-                namespace.as_str(),
-                *replicas,
-                settings.ordinal_start,
-                &settings.cluster_domain,
-                settings.listen.port(),
-            )?;
-            let own = settings.pod_name.as_str();
-            if !derived
-                .iter()
-                .any(|peer| peer.expected_pod.as_deref() == Some(own))
-            {
-                tracing::warn!(
-                    pod = own,
-                    ordinal_start = settings.ordinal_start,
-                    replicas,
-                    "this pod's ordinal is outside the configured replicas; it still counts itself"
-                );
-            }
-            Ok(derived
-                .into_iter()
-                .map(|peer| Peer {
-                    is_self: peer.expected_pod.as_deref() == Some(own),
-                    ..peer
+    }
+
+    /// The members at `addresses`, in address order; every replica listens on the same port
+    /// (they share one pod template), so ours.
+    pub fn members(&self, addresses: &[IpAddr]) -> Vec<Peer> {
+        let mut addresses = addresses.to_vec();
+        addresses.sort_unstable();
+        addresses.dedup();
+        addresses
+            .into_iter()
+            .filter_map(|ip| {
+                let url = PeerUrl::parse(&format!("http://{}", SocketAddr::new(ip, self.port)));
+                // An address and a port always make a valid http URL.
+                url.ok().map(|url| Peer {
+                    url,
+                    is_self: Some(ip) == self.self_ip,
                 })
-                .collect())
-        }
+            })
+            .collect()
     }
 }
 
-/// Every replica of the set `<set>-<ordinal>`, as
-/// `http://<set>-<i>.<service>.<namespace>.svc.<domain>.:<port>`. The host ends in a dot (a
-/// fully qualified name), so the resolver does not first try every resolv.conf search domain
-/// (Kubernetes sets `ndots:5`).
-pub fn derive_peers(
-    set: &str,
-    service: &str,
-    namespace: &str,
-    replicas: u32,
-    ordinal_start: u32,
-    cluster_domain: &DnsName,
-    port: u16,
-) -> Result<Vec<Peer>, DiscoveryError> {
-    let end = ordinal_start
-        .checked_add(replicas)
-        .ok_or(DiscoveryError::OrdinalOverflow {
-            start: ordinal_start,
-            replicas,
-        })?;
-    let domain = cluster_domain.relative();
-    (ordinal_start..end)
-        .map(|ordinal| {
-            let pod = format!("{set}-{ordinal}");
-            let url = format!("http://{pod}.{service}.{namespace}.svc.{domain}.:{port}");
-            let url = PeerUrl::parse(&url).map_err(|reason| DiscoveryError::DerivedUrl {
-                pod: pod.clone(),
-                reason,
-            })?;
-            Ok(Peer {
+/// How the members of the set are found.
+pub fn membership(settings: &DiscoverySettings) -> Result<Membership, DiscoveryError> {
+    match &settings.discovery {
+        PeerDiscovery::Alone => Ok(Membership::Fixed(Vec::new())),
+        PeerDiscovery::Listed(urls) => {
+            let mut seen_self = false;
+            Ok(Membership::Fixed(
+                urls.iter()
+                    .map(|url| {
+                        // Listing ourselves twice must not make two self entries.
+                        let is_self =
+                            !seen_self && is_own_url(url, settings.listen, &settings.pod_name);
+                        seen_self |= is_self;
+                        Peer {
+                            url: url.clone(),
+                            is_self,
+                        }
+                    })
+                    .collect(),
+            ))
+        }
+        PeerDiscovery::HeadlessService { service, namespace } => {
+            let host = format!(
+                "{}.{}.svc.{}.",
+                service.as_str(),
+                namespace.as_str(),
+                settings.cluster_domain.relative()
+            );
+            let port = settings.listen.port();
+            let url = format!("http://{host}:{port}");
+            let url = PeerUrl::parse(&url)
+                .map_err(|reason| DiscoveryError::ServiceUrl { url, reason })?;
+            Ok(Membership::HeadlessService(Box::new(ServiceLookup {
+                host,
+                port,
+                self_ip: settings.pod_ip,
                 url,
-                expected_pod: Some(pod),
-                is_self: false,
-            })
-        })
-        .collect()
+            })))
+        }
+    }
 }
 
 /// Whether an explicitly listed peer URL designates this process: same port, and a host that
@@ -181,74 +186,50 @@ mod tests {
             pod_name: pod(pod_name),
             listen: "0.0.0.0:8080".parse().expect("address"),
             discovery,
-            ordinal_start: 0,
+            pod_ip: None,
             cluster_domain: DnsName::parse("cluster.local").expect("domain"),
         }
     }
 
-    fn stateful_set(set: &str, replicas: u32) -> PeerDiscovery {
-        PeerDiscovery::StatefulSet {
-            set: set.into(),
+    fn headless() -> PeerDiscovery {
+        PeerDiscovery::HeadlessService {
             service: DnsLabel::parse("app-rust-headless").expect("label"),
             namespace: DnsLabel::parse("shop").expect("label"),
-            replicas,
         }
     }
 
     #[test]
-    fn derives_every_replica_as_a_fully_qualified_name() {
-        let peers =
-            discover(&settings("my-app-rust-1", stateful_set("my-app-rust", 3))).expect("derived");
-        let urls: Vec<&str> = peers.iter().map(|p| p.url.as_str()).collect();
-        assert_eq!(
-            urls,
-            [
-                "http://my-app-rust-0.app-rust-headless.shop.svc.cluster.local.:8080",
-                "http://my-app-rust-1.app-rust-headless.shop.svc.cluster.local.:8080",
-                "http://my-app-rust-2.app-rust-headless.shop.svc.cluster.local.:8080",
-            ]
-        );
-        let expected: Vec<Option<&str>> = peers.iter().map(|p| p.expected_pod.as_deref()).collect();
-        assert_eq!(
-            expected,
-            [
-                Some("my-app-rust-0"),
-                Some("my-app-rust-1"),
-                Some("my-app-rust-2")
-            ]
-        );
-        let selves: Vec<bool> = peers.iter().map(|p| p.is_self).collect();
-        assert_eq!(selves, [false, true, false]);
-        assert_eq!(
-            peers[0].url.visits_uri().to_string(),
-            "http://my-app-rust-0.app-rust-headless.shop.svc.cluster.local.:8080/visits"
-        );
-    }
-
-    #[test]
-    fn derivation_honours_ordinal_start_and_cluster_domain() {
-        let mut s = settings("app-rust-5", stateful_set("app-rust", 2));
-        s.ordinal_start = 5;
+    fn the_headless_service_name_is_fully_qualified_and_its_addresses_are_the_members() {
+        let mut s = settings("app-rust-1", headless());
+        s.pod_ip = Some("10.0.0.7".parse().expect("ip"));
         s.cluster_domain = DnsName::parse("k8s.example.").expect("domain");
         s.listen = "0.0.0.0:9090".parse().expect("address");
-        let peers = discover(&s).expect("derived");
-        let urls: Vec<&str> = peers.iter().map(|p| p.url.as_str()).collect();
+        let Ok(Membership::HeadlessService(lookup)) = membership(&s) else {
+            panic!("a lookup");
+        };
+        assert_eq!(lookup.host(), "app-rust-headless.shop.svc.k8s.example.");
+        assert_eq!(
+            lookup.as_peer().url.as_str(),
+            "http://app-rust-headless.shop.svc.k8s.example.:9090"
+        );
+        let ips: Vec<IpAddr> = ["10.0.0.9", "10.0.0.7", "fd00::2", "10.0.0.9"]
+            .iter()
+            .map(|ip| ip.parse().expect("ip"))
+            .collect();
+        let members = lookup.members(&ips);
+        let urls: Vec<(&str, bool)> = members
+            .iter()
+            .map(|p| (p.url.as_str(), p.is_self))
+            .collect();
         assert_eq!(
             urls,
             [
-                "http://app-rust-5.app-rust-headless.shop.svc.k8s.example.:9090",
-                "http://app-rust-6.app-rust-headless.shop.svc.k8s.example.:9090",
+                ("http://10.0.0.7:9090", true),
+                ("http://10.0.0.9:9090", false),
+                ("http://[fd00::2]:9090", false),
             ]
         );
-        assert!(peers[0].is_self && !peers[1].is_self);
-        let domain = DnsName::parse("cluster.local").expect("domain");
-        assert_eq!(
-            derive_peers("a", "s", "n", u32::MAX, 1, &domain, 80),
-            Err(DiscoveryError::OrdinalOverflow {
-                start: 1,
-                replicas: u32::MAX
-            })
-        );
+        assert!(members[0].url.host_is_ip());
     }
 
     #[test]
@@ -279,7 +260,9 @@ mod tests {
             ]),
         );
         s.listen = lo;
-        let peers = discover(&s).expect("explicit");
+        let Ok(Membership::Fixed(peers)) = membership(&s) else {
+            panic!("a fixed list");
+        };
         let selves: Vec<bool> = peers.iter().map(|p| p.is_self).collect();
         assert_eq!(
             selves,
@@ -290,10 +273,9 @@ mod tests {
 
     #[test]
     fn a_lone_replica_has_no_peers() {
-        assert!(
-            discover(&settings("laptop", PeerDiscovery::Alone))
-                .expect("alone")
-                .is_empty()
-        );
+        assert!(matches!(
+            membership(&settings("laptop", PeerDiscovery::Alone)),
+            Ok(Membership::Fixed(peers)) if peers.is_empty()
+        ));
     }
 }

@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 
 pub use answer::{MAX_ANSWER_BYTES, PeerAnswer, PeerError, parse_answer};
 pub use client::DnsSource;
-pub use discovery::{DiscoveryError, DiscoverySettings, Peer, derive_peers, discover};
+pub use discovery::{DiscoveryError, DiscoverySettings, Membership, Peer, membership};
 pub use view::{ClusterView, Outcome, PageCluster, PeerOutcome, PodCount, Unreachable, assemble};
 
 use crate::config::{Config, ConfigError};
@@ -70,7 +70,7 @@ impl ClusterSettings {
                 pod_name: config.pod_name.clone(),
                 listen: listening_on,
                 discovery: config.peer_discovery()?,
-                ordinal_start: config.ordinal_start,
+                pod_ip: config.pod_ip,
                 cluster_domain: config.cluster_domain.clone(),
             },
             peer_timeout: config.peer_timeout,
@@ -89,7 +89,7 @@ struct PeersSnapshot {
 /// Asks the peers and assembles cluster answers. Created once; cheap to share.
 pub struct Cluster {
     pod: String,
-    peers: Vec<Peer>,
+    membership: Membership,
     client: PeerClient,
     peer_timeout: Duration,
     deadline: Duration,
@@ -102,7 +102,7 @@ impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cluster")
             .field("pod", &self.pod)
-            .field("peers", &self.peers)
+            .field("membership", &self.membership)
             .field("peer_timeout", &self.peer_timeout)
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
@@ -113,23 +113,33 @@ impl Cluster {
     /// Discovers the peers and creates the one HTTP client (with its connection pool) used for
     /// every peer query. Must be called inside the Tokio runtime.
     pub fn new(settings: &ClusterSettings, metrics: PeerMetrics) -> Result<Cluster, ClusterError> {
-        let peers = discover(&settings.discovery)?;
+        let membership = membership(&settings.discovery)?;
         let per_peer = settings.peer_timeout.min(settings.cluster_deadline);
-        let needs_dns = peers
-            .iter()
-            .any(|peer| !peer.is_self && !peer.url.host_is_ip());
+        let needs_dns = match &membership {
+            Membership::Fixed(peers) => peers
+                .iter()
+                .any(|peer| !peer.is_self && !peer.url.host_is_ip()),
+            Membership::HeadlessService(_) => true,
+        };
         let client = PeerClient::new(settings.dns, needs_dns, per_peer);
-        if !peers.is_empty() {
-            tracing::info!(
+        match &membership {
+            Membership::Fixed(peers) if !peers.is_empty() => tracing::info!(
                 peers = ?peers.iter().map(|p| p.url.as_str()).collect::<Vec<_>>(),
                 this_pod = %settings.discovery.pod_name,
                 recognized_self = peers.iter().any(|p| p.is_self),
                 "cluster view: peers configured"
-            );
+            ),
+            Membership::HeadlessService(lookup) => tracing::info!(
+                service = lookup.host(),
+                this_pod = %settings.discovery.pod_name,
+                pod_ip = ?settings.discovery.pod_ip,
+                "cluster view: the members are the headless Service's addresses, looked up at every view"
+            ),
+            Membership::Fixed(_) => {}
         }
         Ok(Cluster {
             pod: settings.discovery.pod_name.to_string(),
-            peers,
+            membership,
             client,
             peer_timeout: settings.peer_timeout,
             deadline: settings.cluster_deadline,
@@ -141,7 +151,10 @@ impl Cluster {
 
     /// Whether peers are configured (the page shows a cluster total only then).
     pub fn has_peers(&self) -> bool {
-        !self.peers.is_empty()
+        match &self.membership {
+            Membership::Fixed(peers) => !peers.is_empty(),
+            Membership::HeadlessService(_) => true,
+        }
     }
 
     /// The full cluster answer, asking every other replica now. `local_visits` is this
@@ -175,13 +188,44 @@ impl Cluster {
         Some(assemble(&self.pod, local_visits, &outcomes).page_summary())
     }
 
-    /// One outcome per listed replica, in list order: this replica itself, or what asking it
-    /// gave. Every other replica is asked in parallel, bounded by the cluster deadline
-    /// whatever the peers do; one still unanswered at the deadline is reported as such.
+    /// One outcome per member of the set, in order: this replica itself, or what asking it
+    /// gave. With a headless Service the members are looked up first; a failed lookup is the
+    /// one outcome. Bounded by the cluster deadline whatever the peers and DNS do.
     async fn ask_peers(&self) -> Vec<PeerOutcome> {
+        let deadline = tokio::time::Instant::now() + self.deadline;
         let per_peer = self.peer_timeout.min(self.deadline);
+        let peers =
+            match &self.membership {
+                Membership::Fixed(peers) => peers.clone(),
+                Membership::HeadlessService(lookup) => {
+                    let started = Instant::now();
+                    let looked_up =
+                        match tokio::time::timeout(per_peer, self.client.resolve(lookup.host()))
+                            .await
+                        {
+                            Ok(result) => result,
+                            Err(_) => Err(PeerError::Timeout(per_peer)),
+                        };
+                    self.observe(started.elapsed(), &looked_up.as_ref().map(|_| ()));
+                    match looked_up {
+                        Ok(addresses) => lookup.members(&addresses),
+                        Err(error) => {
+                            let detail = match error {
+                                PeerError::Dns(detail) => detail,
+                                other => other.to_string(),
+                            };
+                            let error = PeerError::Dns(format!("the members of the set: {detail}"));
+                            tracing::debug!(%error, "cluster view: no members");
+                            return vec![PeerOutcome {
+                                peer: lookup.as_peer(),
+                                result: Outcome::Failed(error),
+                            }];
+                        }
+                    }
+                }
+            };
         let mut tasks = JoinSet::new();
-        for (index, peer) in self.peers.iter().enumerate().filter(|(_, p)| !p.is_self) {
+        for (index, peer) in peers.iter().enumerate().filter(|(_, p)| !p.is_self) {
             let client = self.client.clone();
             let uri = peer.url.visits_uri().clone();
             let metrics = self.metrics.clone();
@@ -195,17 +239,11 @@ impl Cluster {
                     Ok(result) => result,
                     Err(_) => Err(PeerError::Timeout(per_peer)),
                 };
-                let (outcome, reason) = match &result {
-                    Ok(_) => ("ok", None),
-                    Err(error) if error.is_timeout() => ("timeout", Some(error.reason())),
-                    Err(error) => ("error", Some(error.reason())),
-                };
-                metrics.observe_peer(started.elapsed(), outcome, reason);
+                observe_peer(&metrics, started.elapsed(), &result.as_ref().map(|_| ()));
                 (index, result)
             });
         }
-        let mut results: Vec<Option<Result<PeerAnswer, PeerError>>> = vec![None; self.peers.len()];
-        let deadline = tokio::time::Instant::now() + self.deadline;
+        let mut results: Vec<Option<Result<PeerAnswer, PeerError>>> = vec![None; peers.len()];
         loop {
             match tokio::time::timeout_at(deadline, tasks.join_next()).await {
                 Ok(Some(Ok((index, result)))) => results[index] = Some(result),
@@ -219,8 +257,8 @@ impl Cluster {
                 }
             }
         }
-        self.peers
-            .iter()
+        peers
+            .into_iter()
             .zip(results)
             .map(|(peer, result)| {
                 let result = match (peer.is_self, result) {
@@ -236,11 +274,22 @@ impl Cluster {
                 if let Outcome::Failed(error) = &result {
                     tracing::debug!(peer = %peer.url, %error, "peer not counted");
                 }
-                PeerOutcome {
-                    peer: peer.clone(),
-                    result,
-                }
+                PeerOutcome { peer, result }
             })
             .collect()
     }
+
+    fn observe(&self, elapsed: Duration, result: &Result<(), &PeerError>) {
+        observe_peer(&self.metrics, elapsed, result);
+    }
+}
+
+/// A peer query (or the lookup of the members) in the peer metrics.
+fn observe_peer(metrics: &PeerMetrics, elapsed: Duration, result: &Result<(), &PeerError>) {
+    let (outcome, reason) = match result {
+        Ok(()) => ("ok", None),
+        Err(error) if error.is_timeout() => ("timeout", Some(error.reason())),
+        Err(error) => ("error", Some(error.reason())),
+    };
+    metrics.observe_peer(elapsed, outcome, reason);
 }

@@ -34,13 +34,11 @@ pub struct PodCount {
     pub url: Option<String>,
 }
 
-/// A replica that could not be counted.
+/// A member of the set that could not be counted (or the lookup of the members, when it
+/// failed), by the URL it was asked at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unreachable {
     pub url: String,
-    /// The pod name expected at that URL (derived peers only).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub pod: Option<String>,
     pub error: String,
 }
 
@@ -84,8 +82,7 @@ impl ClusterView {
             out.push_str(&format!("{} {} {url}\n", pod.pod, pod.visits));
         }
         for peer in &self.unreachable {
-            let pod = peer.pod.as_deref().unwrap_or("?");
-            out.push_str(&format!("unreachable {pod} {}: {}\n", peer.url, peer.error));
+            out.push_str(&format!("unreachable {}: {}\n", peer.url, peer.error));
         }
         out
     }
@@ -114,14 +111,8 @@ pub fn assemble(self_pod: &str, local_visits: u64, outcomes: &[PeerOutcome]) -> 
         let url = peer.url.as_str();
         let checked = match result {
             Outcome::Itself => Ok(None),
-            Outcome::Answered(answer) => match &peer.expected_pod {
-                Some(expected) if expected != answer.pod.as_str() => Err(PeerError::WrongPod {
-                    expected: expected.clone(),
-                    answered: answer.pod.to_string(),
-                }),
-                _ if answer.pod.as_str() == self_pod => Ok(None),
-                _ => Ok(Some(answer)),
-            },
+            Outcome::Answered(answer) if answer.pod.as_str() == self_pod => Ok(None),
+            Outcome::Answered(answer) => Ok(Some(answer)),
             Outcome::Failed(error) => Err(error.clone()),
         };
         match checked {
@@ -140,7 +131,6 @@ pub fn assemble(self_pod: &str, local_visits: u64, outcomes: &[PeerOutcome]) -> 
             Ok(Some(answer)) if counted.contains(answer.pod.as_str()) => {
                 unreachable.push(Unreachable {
                     url: url.to_owned(),
-                    pod: peer.expected_pod.clone(),
                     error: PeerError::Duplicate(answer.pod.to_string()).to_string(),
                 });
             }
@@ -154,7 +144,6 @@ pub fn assemble(self_pod: &str, local_visits: u64, outcomes: &[PeerOutcome]) -> 
             }
             Err(error) => unreachable.push(Unreachable {
                 url: url.to_owned(),
-                pod: peer.expected_pod.clone(),
                 error: error.to_string(),
             }),
         }
@@ -190,10 +179,9 @@ mod tests {
     use super::*;
     use crate::validated::{PeerUrl, PodName};
 
-    fn peer(url: &str, expected_pod: Option<&str>) -> Peer {
+    fn peer(url: &str) -> Peer {
         Peer {
             url: PeerUrl::parse(url).expect("peer URL"),
-            expected_pod: expected_pod.map(str::to_owned),
             is_self: false,
         }
     }
@@ -202,7 +190,7 @@ mod tests {
         PeerOutcome {
             peer: Peer {
                 is_self: true,
-                ..peer(url, None)
+                ..peer(url)
             },
             result: Outcome::Itself,
         }
@@ -210,7 +198,7 @@ mod tests {
 
     fn answered(url: &str, pod: &str, visits: u64) -> PeerOutcome {
         PeerOutcome {
-            peer: peer(url, None),
+            peer: peer(url),
             result: Outcome::Answered(PeerAnswer {
                 visits,
                 pod: PodName::parse(pod).expect("pod"),
@@ -218,9 +206,9 @@ mod tests {
         }
     }
 
-    fn failed(url: &str, expected_pod: Option<&str>, error: PeerError) -> PeerOutcome {
+    fn failed(url: &str, error: PeerError) -> PeerOutcome {
         PeerOutcome {
-            peer: peer(url, expected_pod),
+            peer: peer(url),
             result: Outcome::Failed(error),
         }
     }
@@ -269,14 +257,15 @@ mod tests {
     }
 
     #[test]
-    fn failures_duplicates_and_wrong_pods_are_unreachable() {
-        let mut wrong = answered("http://d:1", "p-7", 100);
-        wrong.peer.expected_pod = Some("p-3".into());
+    fn failures_and_duplicates_are_unreachable() {
         let outcomes = [
             itself("http://a:1"),
             answered("http://b:1", "p-1", 4),
             answered("http://c:1", "p-1", 4),
-            wrong,
+            failed(
+                "http://d:1",
+                PeerError::Connect("connection refused".into()),
+            ),
         ];
         let view = assemble("p-0", 1, &outcomes);
         assert_eq!(view.total, 5);
@@ -293,16 +282,11 @@ mod tests {
                     "http://c:1",
                     "answered as pod \"p-1\", which another peer URL already answered for"
                 ),
-                ("http://d:1", "answered as pod \"p-7\", expected \"p-3\""),
+                ("http://d:1", "connection failed: connection refused"),
             ]
         );
-        assert_eq!(view.unreachable[1].pod.as_deref(), Some("p-3"));
 
-        let timeout = failed(
-            "http://b:1",
-            None,
-            PeerError::Timeout(Duration::from_millis(300)),
-        );
+        let timeout = failed("http://b:1", PeerError::Timeout(Duration::from_millis(300)));
         let view = assemble("p-0", 1, &[itself("http://a:1"), timeout]);
         assert_eq!(view.unreachable[0].error, "timeout after 300 ms");
         assert_eq!((view.total, view.complete), (1, false));
@@ -315,9 +299,9 @@ mod tests {
         let deadline = || PeerError::Deadline(Duration::from_millis(800));
         let outcomes = [
             itself("http://a:1"),
-            failed("http://b:1", Some("p-1"), deadline()),
+            failed("http://b:1", deadline()),
             answered("http://c:1", "p-2", 7),
-            failed("http://d:1", Some("p-3"), deadline()),
+            failed("http://d:1", deadline()),
         ];
         let view = assemble("p-0", 1, &outcomes);
         assert_eq!(view.pods.len() + view.unreachable.len(), outcomes.len());
@@ -331,18 +315,14 @@ mod tests {
         let outcomes = [
             itself("http://a:1"),
             answered("http://b:1", "p-1", 4),
-            failed(
-                "http://c:1",
-                Some("p-2"),
-                PeerError::Timeout(Duration::from_millis(300)),
-            ),
+            failed("http://c:1", PeerError::Timeout(Duration::from_millis(300))),
         ];
         assert_eq!(
             assemble("p-0", 3, &outcomes).text(),
             "total 7 (partial: 2 of 3 replicas counted)\n\
              p-0 3 http://a:1\n\
              p-1 4 http://b:1\n\
-             unreachable p-2 http://c:1: timeout after 300 ms\n"
+             unreachable http://c:1: timeout after 300 ms\n"
         );
         assert_eq!(
             assemble("p-9", 2, &[]).text(),
@@ -356,7 +336,6 @@ mod tests {
             itself("http://a:1"),
             failed(
                 "http://b:1",
-                None,
                 PeerError::Connect("connection refused".into()),
             ),
         ];

@@ -4,7 +4,7 @@
 
 mod settings;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,7 +20,6 @@ pub const MIN_MAX_HEADER_BYTES: u64 = 8_192;
 const MAX_MAX_HEADER_BYTES: u64 = 1 << 20;
 const MAX_MAX_BODY_BYTES: u64 = 64 << 20;
 const MAX_DURATION_MS: u64 = 3_600_000;
-const MAX_REPLICAS: u32 = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,12 +35,11 @@ pub enum PeerDiscovery {
     Alone,
     /// Explicit base URLs (local runs and tests).
     Listed(Vec<PeerUrl>),
-    /// Derived from the StatefulSet identity: `<set>-<ordinal>.<service>.<namespace>...`.
-    StatefulSet {
-        set: String,
+    /// The live members of the StatefulSet: the addresses the headless Service's name
+    /// `<service>.<namespace>.svc.<cluster domain>` resolves to at the time of asking.
+    HeadlessService {
         service: DnsLabel,
         namespace: DnsLabel,
-        replicas: u32,
     },
 }
 
@@ -69,8 +67,7 @@ pub struct Config {
     pub peers: Vec<PeerUrl>,
     pub peer_service: Option<DnsLabel>,
     pub namespace: Option<DnsLabel>,
-    pub replicas: Option<u32>,
-    pub ordinal_start: u32,
+    pub pod_ip: Option<IpAddr>,
     pub cluster_domain: DnsName,
     #[serde(rename = "peerTimeoutMs", serialize_with = "serialize_ms")]
     pub peer_timeout: Duration,
@@ -111,12 +108,6 @@ pub enum ConfigError {
     Missing { setting: String, because: String },
     #[error("conflicting settings: {0}")]
     Conflict(String),
-    #[error(
-        "invalid {setting} = {pod:?}: it does not end in -<ordinal> like app-rust-0, so the peers \
-         cannot be derived from it (set POD_NAME from the pod's metadata.name, or list the peers \
-         with --peers / APP_PEERS instead)"
-    )]
-    NoOrdinal { setting: String, pod: String },
 }
 
 impl Config {
@@ -209,10 +200,10 @@ impl Config {
             .unwrap_or_default(),
             peer_service: parse_optional(&given.peer_service, |s| DnsLabel::parse(s))?,
             namespace: parse_optional(&given.namespace, |s| DnsLabel::parse(s))?,
-            replicas: parse_optional(&given.replicas, |n| {
-                in_range(u64::from(*n), 1, u64::from(MAX_REPLICAS), "replicas").map(|_| *n)
+            pod_ip: parse_optional(&given.pod_ip, |ip| {
+                ip.parse()
+                    .map_err(|e| format!("expected an IP address like 10.244.0.7 ({e})"))
             })?,
-            ordinal_start: given.ordinal_start.value,
             cluster_domain: given.cluster_domain.parse(|d| DnsName::parse(d))?,
             peer_timeout: given.peer_timeout_ms.parse(millis)?,
             cluster_deadline: given.cluster_deadline_ms.parse(millis)?,
@@ -221,8 +212,8 @@ impl Config {
         Ok(config)
     }
 
-    /// How the peers are found. Errors when peers are both listed and to be derived, or when
-    /// deriving them lacks what it needs: the one place these rules are written.
+    /// How the peers are found. Errors when peers are both listed and looked up, or when the
+    /// lookup lacks what it needs: the one place these rules are written.
     pub fn peer_discovery(&self) -> Result<PeerDiscovery, ConfigError> {
         let Some(service) = &self.peer_service else {
             return Ok(match self.peers.is_empty() {
@@ -242,22 +233,9 @@ impl Config {
             setting: SETTINGS.namespace.describe(),
             because: because(),
         })?;
-        let replicas = self.replicas.ok_or_else(|| ConfigError::Missing {
-            setting: SETTINGS.replicas.describe(),
-            because: because(),
-        })?;
-        let (set, _) = self
-            .pod_name
-            .ordinal()
-            .ok_or_else(|| ConfigError::NoOrdinal {
-                setting: SETTINGS.pod_name.describe(),
-                pod: self.pod_name.to_string(),
-            })?;
-        Ok(PeerDiscovery::StatefulSet {
-            set: set.to_owned(),
+        Ok(PeerDiscovery::HeadlessService {
             service: service.clone(),
             namespace,
-            replicas,
         })
     }
 }
@@ -341,54 +319,46 @@ mod tests {
     }
 
     #[test]
-    fn peer_service_needs_namespace_and_replicas() {
-        let err = resolve(&[
+    fn peer_service_needs_a_namespace() {
+        let err = resolve(&["--peer-service", "app-rust-headless"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("namespace") && err.contains("peerService"),
+            "{err}"
+        );
+        let config = resolve(&[
             "--peer-service",
             "app-rust-headless",
-            "--pod-name",
-            "app-rust-0",
-        ])
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("namespace"), "{err}");
-        let err = resolve(&[
-            "--peer-service",
-            "app-rust-headless",
-            "--pod-name",
-            "app-rust-0",
             "--namespace",
-            "default",
+            "shop",
+            "--pod-ip",
+            "10.244.0.7",
         ])
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("replicas"), "{err}");
+        .expect("a headless Service");
+        assert!(matches!(
+            config.peer_discovery(),
+            Ok(PeerDiscovery::HeadlessService { service, namespace })
+                if service.as_str() == "app-rust-headless" && namespace.as_str() == "shop"
+        ));
+        assert_eq!(config.pod_ip, Some("10.244.0.7".parse().expect("ip")));
+        let err = resolve(&["--pod-ip", "ten"]).unwrap_err().to_string();
+        assert!(err.contains("POD_IP") && err.contains("\"ten\""), "{err}");
     }
 
     #[test]
-    fn peer_service_needs_a_pod_name_with_an_ordinal() {
-        let derived = [
+    fn peers_are_either_listed_or_looked_up() {
+        let err = resolve(&[
             "--peer-service",
             "app-rust-headless",
             "--namespace",
-            "default",
-            "--replicas",
-            "3",
-        ];
-        let mut args = derived.to_vec();
-        args.extend(["--pod-name", "laptop"]);
-        let err = resolve(&args).unwrap_err().to_string();
-        assert!(
-            err.contains("--pod-name") && err.contains("\"laptop\"") && err.contains("-<ordinal>"),
-            "{err}"
-        );
-        let mut args = derived.to_vec();
-        args.extend(["--pod-name", "my-app-rust-2"]);
-        let config = resolve(&args).expect("a StatefulSet pod name");
-        assert_eq!(config.replicas, Some(3));
-        assert!(matches!(
-            config.peer_discovery(),
-            Ok(PeerDiscovery::StatefulSet { set, replicas: 3, .. }) if set == "my-app-rust"
-        ));
+            "shop",
+            "--peers",
+            "http://a:8080",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("both set"), "{err}");
     }
 
     #[test]

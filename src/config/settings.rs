@@ -321,9 +321,6 @@ settings! {
         /// Bound on draining in-flight requests at shutdown.
         shutdown_timeout_ms: u64 = "10000",
             flag "shutdown-timeout-ms", env "APP_SHUTDOWN_TIMEOUT_MS", key "shutdownTimeoutMs", value "MS";
-        /// First ordinal of the StatefulSet (spec.ordinals.start).
-        ordinal_start: u32 = "0",
-            flag "ordinal-start", env "APP_ORDINAL_START", key "ordinalStart", value "N";
         /// Cluster DNS domain.
         cluster_domain: String = "cluster.local",
             flag "cluster-domain", env "APP_CLUSTER_DOMAIN", key "clusterDomain", value "DOMAIN";
@@ -338,15 +335,16 @@ settings! {
         /// Explicit base URLs of every replica, comma-separated.
         peers: Vec<String>,
             flag "peers", env "APP_PEERS", key "peers", value "URLS", delimiter ',';
-        /// Headless Service name; with --namespace and --replicas, peers are derived in
-        /// Kubernetes.
+        /// Headless Service of the StatefulSet; with --namespace, the peers are the addresses
+        /// its DNS name resolves to, looked up at every cluster view (Kubernetes).
         peer_service: String,
             flag "peer-service", env "APP_PEER_SERVICE", key "peerService", value "NAME";
         /// Namespace of the pods.
         namespace: String,
             flag "namespace", env "POD_NAMESPACE", key "namespace", value "NAME";
-        /// Replica count of the StatefulSet.
-        replicas: u32,
-            flag "replicas", env "APP_REPLICAS", key "replicas", value "N";
+        /// This pod's IP (downward API status.podIP): recognizes this replica among the
+        /// addresses of the headless Service.
+        pod_ip: String,
+            flag "pod-ip", env "POD_IP", key "podIp", value "IP";
     }
 }

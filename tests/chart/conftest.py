@@ -160,7 +160,7 @@ CASE_NAMES = [c.name for c in CASES]
 CONTRACT_FILE_KEYS = {
     "listen", "dataDir", "timezone", "greeting", "logFormat", "logLevel", "requestTimeoutMs",
     "headerReadTimeoutMs", "maxHeaderBytes", "maxBodyBytes", "shutdownTimeoutMs", "peers",
-    "peerService", "namespace", "replicas", "ordinalStart", "clusterDomain", "peerTimeoutMs",
+    "peerService", "namespace", "clusterDomain", "peerTimeoutMs",
     "clusterDeadlineMs",
 }
 # CRD kinds kubernetes-validate has no schema for; their fields are asserted by tests below.
@@ -184,3 +184,9 @@ def env_of(container: dict) -> dict:
 def fullname(case: Case) -> str:
     name = case.release if "app-rust" in case.release else f"{case.release}-app-rust"
     return name[:52].rstrip("-")
+
+
+def revision_config(r: Rendered) -> str:
+    """The configuration the StatefulSet's pod template carries (the app reads it as
+    /etc/app-rust-revision/config.json through a downwardAPI volume)."""
+    return r.sts["spec"]["template"]["metadata"]["annotations"]["app-rust/config.json"]

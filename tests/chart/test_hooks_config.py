@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import app_process  # tests/lib, on the path through conftest
-from conftest import CASE_NAMES, CONTRACT_FILE_KEYS, CHART, ROOT, Case, Rendered, helm_template, run, env_of  # noqa: E501
+from conftest import revision_config, CASE_NAMES, CONTRACT_FILE_KEYS, CHART, ROOT, Case, Rendered, helm_template, run, env_of  # noqa: E501
 
 
 @pytest.mark.parametrize("case_name", CASE_NAMES)
@@ -34,12 +34,14 @@ def test_pre_install_hook_checks_the_new_config_with_its_own_copy(case_name, ren
     assert volumes["config"]["configMap"]["name"] == cm["metadata"]["name"]
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
     assert mounts["config"] == "/etc/app-rust"
-    # Same configuration environment as serve, as the first replica.
+    # Same configuration environment as serve, as the first replica; the configuration itself
+    # from the hook's copy, which is the content the new revision carries.
     app_env = env_of(r.container)
     hook_env = env_of(c)
-    for k in ("CONFIG_FILE", "DATA_DIR", "APP_PEER_SERVICE", "APP_REPLICAS", "APP_ORDINAL_START",
-              "APP_CLUSTER_DOMAIN", "POD_NAMESPACE"):
+    for k in ("DATA_DIR", "APP_PEER_SERVICE", "APP_CLUSTER_DOMAIN", "POD_NAMESPACE", "POD_IP"):
         assert hook_env[k] == app_env[k], k
+    assert hook_env["CONFIG_FILE"]["value"] == "/etc/app-rust/config.json"
+    assert cm["data"]["config.json"] == revision_config(r)
     start = r.sts["spec"].get("ordinals", {}).get("start", 0)
     assert hook_env["POD_NAME"]["value"] == f"{r.sts['metadata']['name']}-{start}"
     # The release's ServiceAccount does not exist yet at pre-install.
@@ -118,9 +120,9 @@ def test_values_drive_config_json_and_restart_pods(render):
     assert cfg["maxBodyBytes"] == 16384  # untouched values keep their defaults
     base = json.loads(default.one("ConfigMap", "app-rust")["data"]["config.json"])
     assert base["timezone"] == "Europe/Moscow" and base["logFormat"] == "json"
-    a = default.sts["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
-    b = everything.sts["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
-    assert re.fullmatch(r"[0-9a-f]{64}", a) and a != b
+    # The configuration is part of the pod template: a change of it is a new revision.
+    assert revision_config(default) == default.one("ConfigMap", "app-rust")["data"]["config.json"]
+    assert revision_config(default) != revision_config(everything)
 
 
 def test_config_file_keys_override_and_null_values_fall_back_to_the_file(helm4):
@@ -132,6 +134,7 @@ def test_config_file_keys_override_and_null_values_fall_back_to_the_file(helm4):
 
 
 APP_BINARY = ROOT / "target" / "debug" / "app-rust"
+POD_IP = "10.244.0.7"
 
 
 def container_env(r: Rendered, container: dict, pod_name: str) -> dict:
@@ -143,7 +146,8 @@ def container_env(r: Rendered, container: dict, pod_name: str) -> dict:
             env[e["name"]] = e["value"]
         elif "fieldRef" in e["valueFrom"]:
             field = e["valueFrom"]["fieldRef"]["fieldPath"]
-            env[e["name"]] = {"metadata.name": pod_name, "metadata.namespace": r.sts["metadata"]["namespace"]}[field]
+            env[e["name"]] = {"metadata.name": pod_name, "metadata.namespace": r.sts["metadata"]["namespace"],
+                              "status.podIP": POD_IP}[field]
         else:
             ref = e["valueFrom"]["secretKeyRef"]
             env[e["name"]] = secrets[ref["name"]][ref["key"]]
@@ -158,7 +162,8 @@ def check_config(r: Rendered, tmp_path: Path, container: dict, pod_name: str, co
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     env = container_env(r, container, pod_name)
-    assert env["CONFIG_FILE"] == "/etc/app-rust/config.json" and env["DATA_DIR"] == "/app/data"
+    assert env["CONFIG_FILE"] in ("/etc/app-rust/config.json", "/etc/app-rust-revision/config.json")
+    assert env["DATA_DIR"] == "/app/data"
     env["CONFIG_FILE"], env["DATA_DIR"] = str(config_file), str(data_dir)
     return run([str(APP_BINARY), "check-config"], check=False, env=env)
 
@@ -168,7 +173,8 @@ def test_app_accepts_the_rendered_configuration(case_name, render, tmp_path):
     r = render(case_name)
     sts = r.sts
     start = sts["spec"].get("ordinals", {}).get("start", 0)
-    config_json = r.one("ConfigMap", sts["metadata"]["name"])["data"]["config.json"]
+    config_json = revision_config(r)
+    assert config_json == r.one("ConfigMap", sts["metadata"]["name"])["data"]["config.json"]
     # As the pre-install hook runs it (its own config copy, as the first replica)...
     hook = r.hook("Job", "pre-install")
     hook_config = r.hook("ConfigMap", "pre-install")["data"]["config.json"]
@@ -189,8 +195,8 @@ def test_app_accepts_the_rendered_configuration(case_name, render, tmp_path):
     assert effective["podName"] == f"{sts['metadata']['name']}-{start}"
     assert effective["peerService"] == sts["spec"]["serviceName"]
     assert effective["namespace"] == sts["metadata"]["namespace"]
-    assert effective["replicas"] == sts["spec"]["replicas"]
-    assert effective["ordinalStart"] == start
+    assert effective["podIp"] == POD_IP
+    assert "replicas" not in effective and "ordinalStart" not in effective
     assert effective["listen"].endswith(":8080")  # the container port the probes use
 
 

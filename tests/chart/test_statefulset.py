@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -86,19 +87,25 @@ def test_pod_environment_follows_the_contract(case_name, render):
     env = env_of(r.container)
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
-    assert env["CONFIG_FILE"]["value"] == "/etc/app-rust/config.json"
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert env["CONFIG_FILE"]["value"] == "/etc/app-rust-revision/config.json"
     assert env["APP_PEER_SERVICE"]["value"] == r.sts["spec"]["serviceName"]
-    assert env["APP_REPLICAS"]["value"] == str(r.sts["spec"]["replicas"])
-    start = r.sts["spec"].get("ordinals", {}).get("start", 0)
-    assert env["APP_ORDINAL_START"]["value"] == str(start)
+    # Nothing that changes when scaling: the members are looked up, not counted in advance.
+    assert "APP_REPLICAS" not in env and "APP_ORDINAL_START" not in env
     expected_domain = "cluster.example" if case_name == "other-namespace" else "cluster.local"
     assert env["APP_CLUSTER_DOMAIN"]["value"] == expected_domain
     mounts = {m["name"]: m for m in r.container["volumeMounts"]}
     assert mounts["config"]["mountPath"] == "/etc/app-rust" and mounts["config"]["readOnly"]
     assert mounts["tmp"]["mountPath"] == "/tmp"
-    config_volume = {v["name"]: v for v in r.sts["spec"]["template"]["spec"]["volumes"]}["config"]
-    assert config_volume["configMap"]["name"] == r.sts["metadata"]["name"]
-    assert config_volume["configMap"]["items"] == [{"key": "config.json", "path": "config.json"}]
+    volumes = {v["name"]: v for v in r.sts["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["config"]["configMap"]["name"] == r.sts["metadata"]["name"]
+    # This revision's configuration: the pod template's annotation, as a file.
+    assert mounts["revision-config"]["mountPath"] == "/etc/app-rust-revision"
+    assert mounts["revision-config"]["readOnly"]
+    assert volumes["revision-config"]["downwardAPI"]["items"] == [
+        {"path": "config.json", "fieldRef": {"fieldPath": "metadata.annotations['app-rust/config.json']"}}
+    ]
+    assert volumes["config"]["configMap"]["items"] == [{"key": "config.json", "path": "config.json"}]
 
 
 def test_defaults(render):
@@ -291,3 +298,30 @@ def test_another_namespace_reaches_every_name(render):
     urls = test_pod["spec"]["containers"][0]["args"][2:]
     assert urls[0] == "http://app-rust-1.app-rust-headless.visits-prod.svc.cluster.example:8080/readyz"
     assert urls[-1] == "http://app-rust-3.app-rust-headless.visits-prod.svc.cluster.example:8080/visits"
+
+
+def pod_template(helm4, *set_args: str) -> dict:
+    case = Case("scaling", "defaults.yaml", set_args=set_args)
+    return Rendered(case, helm_template(helm4, case)).sts["spec"]["template"]
+
+
+def test_scaling_never_changes_the_pod_template(helm4):
+    """A changed pod template is a new revision, and the controller replaces every replica:
+    scaling must change `spec.replicas` and nothing else."""
+    templates = [yaml.safe_dump(pod_template(helm4, f"replicaCount={n}"), sort_keys=True) for n in (1, 3, 7)]
+    assert templates[0] == templates[1] == templates[2]
+    assert "replicaCount" not in templates[0] and "APP_REPLICAS" not in templates[0]
+
+
+def test_a_config_change_is_a_new_revision_that_carries_its_configuration(helm4):
+    before = pod_template(helm4)
+    after = pod_template(helm4, "config.greeting=Canary")
+    assert yaml.safe_dump(before, sort_keys=True) != yaml.safe_dump(after, sort_keys=True), "the pods must roll"
+    key = "app-rust/config.json"
+    old, new = (json.loads(t["metadata"]["annotations"][key]) for t in (before, after))
+    assert old["greeting"] == "Hello from app-rust" and new["greeting"] == "Canary"
+    assert {k: v for k, v in old.items() if k != "greeting"} == {k: v for k, v in new.items() if k != "greeting"}
+    # The rest of the template is the same: only the configuration it carries changed.
+    for t in (before, after):
+        del t["metadata"]["annotations"][key]
+    assert before == after

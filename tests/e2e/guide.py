@@ -3,7 +3,7 @@
 Usage: tests/e2e/guide.sh   (installs the tools, builds the image, then runs this)
 
 It runs the same story as test_statefulset.py (3 pods, 5/7/4 visits, delete pod 1, scale
-3 -> 2 -> 3, DNS, the cluster view, one pod stopped) and replaces every block between
+3 -> 2 -> 3 without restarts, a canary, DNS, the cluster view, one pod stopped) and replaces every block between
 `<!-- captured:NAME -->` and `<!-- /captured:NAME -->` in docs/statefulset.md with the
 commands it ran and their real output. The prose around the blocks is edited by hand. The
 run checks its own numbers as it goes: a wrong count stops it before the guide is written.
@@ -99,6 +99,18 @@ def visit(run: replicas.ReplicaRun, plan: dict[int, int]) -> list[str]:
     return order
 
 
+def members(cap: Capture, block: str, run: replicas.ReplicaRun, ordinal: int, expected: int) -> dict:
+    """The cluster view from `ordinal` once it lists `expected` replicas (a DNS answer about a
+    pod that just went or came can lag a moment), recorded in the guide."""
+    give_up = time.monotonic() + 10
+    while time.monotonic() < give_up:
+        _, _, body = run.get(ordinal, "/visits?scope=cluster", accept_json=True)
+        if len(json.loads(body)["pods"]) == expected:
+            break
+        time.sleep(0.25)
+    return cap.http(block, ordinal, "/visits?scope=cluster")
+
+
 def counts(run: replicas.ReplicaRun) -> dict[int, int]:
     return {o: int(run.visits_file(o)) for o in run.pods}
 
@@ -115,9 +127,9 @@ def main() -> None:
         cap.add("render", "hooks and tests (not run by the replica run): " + ", ".join(f"{d['kind']}/{d['metadata']['name']} ({d['metadata']['annotations']['helm.sh/hook']})" for d in plan.documents if replicas.is_hook(d)))
         cap.add("render", f"StatefulSet {plan.name}: replicas {plan.replicas}, serviceName {plan.service_name}, podManagementPolicy {plan.pod_management_policy}, updateStrategy {plan.update_strategy}, claim templates {list(plan.claim_templates)}, retention whenScaled={plan.retention_when_scaled} whenDeleted={plan.retention_when_deleted}")
         run.create_network()
-        args = run.podman_run_args(plan.pod(1))
-        cap.add("podman-run", "$ podman " + " \\\n    ".join(_group(args)))
         run.apply(plan)
+        args = run.podman_run_args(plan.pod(1), run.pods[1].ip)
+        cap.add("podman-run", "$ podman " + " \\\n    ".join(_group(args)))
         cap.add("events-install", "\n".join(run.events))
         ps(cap, "get")
         volumes(cap, "get")
@@ -150,15 +162,24 @@ def main() -> None:
         cap.exec_cat("delete", 1)
         assert counts(run)[1] == sent[1]
 
+        survivors = [run.pods[o].container for o in (0, 1)]
+        start_times = ["podman", "inspect", "--format", "{{.Name}} started {{.State.StartedAt}}", *survivors]
+        before = cap.sh("scale-down", start_times)
         mark = len(run.events)
         run.scale(render, 2)
-        cap.add("scale-down", "\n".join(run.events[mark:]))
+        cap.add("scale-down", "# helm upgrade --reuse-values --set replicaCount=2   (or: kubectl scale sts/app-rust --replicas=2)\n" + "\n".join(run.events[mark:]))
+        assert cap.sh("scale-down", start_times) == before, "scaling down restarted a replica"
         ps(cap, "scale-down")
         volumes(cap, "scale-down")
+        view = members(cap, "scale-down", run, 0, 2)
+        assert view["complete"] is True, view
         mark = len(run.events)
         run.scale(render, 3)
-        cap.add("scale-up", "\n".join(run.events[mark:]))
+        cap.add("scale-up", "# helm upgrade --reuse-values --set replicaCount=3\n" + "\n".join(run.events[mark:]))
+        assert cap.sh("scale-up", start_times) == before, "scaling up restarted a replica"
         cap.exec_cat("scale-up", 2)
+        view = members(cap, "scale-up", run, 1, 3)
+        assert view["complete"] is True, view
         assert counts(run) == sent, counts(run)
 
         # Canary: a new greeting with rollingUpdate.partition=2, then back.
@@ -172,6 +193,18 @@ def main() -> None:
             sent[o] += 1
             h1 = re.search(r"<h1[^>]*>(.*?)</h1>", html.decode(), re.S)
             cap.add("canary", f"$ curl -s '{run.pods[o].url('/')}' | grep -o '<h1.*</h1>'    # {run.pods[o].spec.name}, revision {run.pods[o].spec.revision}\n{h1.group(0) if h1 else '(no <h1>)'}")
+        # An old-revision replica that restarts during the canary keeps its revision's config.
+        mark = len(run.events)
+        run.delete_pod(0)
+        cap.add("canary", f"# kubectl delete pod {run.pods[0].spec.name}   (a replica below the partition restarts during the canary)\n" + "\n".join(run.events[mark:]))
+        status, _, html = run.get(0, "/")
+        assert status == 200
+        sent[0] += 1
+        h1 = re.search(r"<h1[^>]*>(.*?)</h1>", html.decode(), re.S)
+        assert h1 and "canary" not in h1.group(0), html
+        cap.add("canary", f"$ curl -s '{run.pods[0].url('/')}' | grep -o '<h1.*</h1>'    # {run.pods[0].spec.name}, revision {run.pods[0].spec.revision}\n{h1.group(0)}")
+        c0 = run.pods[0].container
+        cap.sh("canary", ["podman", "exec", c0, "/bin/busybox", "grep", "greeting", "/etc/app-rust-revision/config.json", "/etc/app-rust/config.json"])
         mark = len(run.events)
         run.apply(plan)
         cap.add("canary", "# helm rollback (the previous values: no partition, the old greeting)\n" + "\n".join(run.events[mark:]))
@@ -207,9 +240,9 @@ def main() -> None:
         run.unpause_pod(2)
         cap.add("cluster", f"$ podman unpause {run.pods[2].container}")
         run.stop_pod(2)
-        cap.add("cluster", f"$ podman stop {run.pods[2].container}    # gone: its name leaves the network's DNS")
-        view = cap.http("cluster", 1, "/visits?scope=cluster")
-        assert view["complete"] is False, view
+        cap.add("cluster", f"$ podman stop {run.pods[2].container}    # podman's DNS drops a stopped container's address: it is no longer a member")
+        view = members(cap, "cluster", run, 1, 2)
+        assert view["complete"] is True, view
         run.start_pod(2)
 
         # helm uninstall, then helm install again with the same release name.

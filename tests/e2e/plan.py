@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -117,15 +118,28 @@ class Probe:
     failure_threshold: int
 
 
+@dataclass(frozen=True)
+class ObjectRef:
+    """Where a pod takes data from a ConfigMap or Secret: read when the pod is created, from
+    the objects as they are then (the kubelet does not read them from the pod's revision)."""
+
+    kind: str  # "ConfigMap" or "Secret"
+    name: str
+    key: str | None = None  # one key (env valueFrom), or None (a whole volume)
+    items: tuple[tuple[str, str, int], ...] = ()  # volume items: (key, path, mode)
+    mode: int = 0o644
+
+
 @dataclass
 class Mount:
-    kind: str  # "files" (ConfigMap/Secret), "tmpfs" (emptyDir), "claim" (volumeClaimTemplate)
+    kind: str  # "files" (ConfigMap/Secret/downwardAPI), "tmpfs" (emptyDir), "claim" (volumeClaimTemplate)
     volume: str
     path: str
     read_only: bool
     files: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # relpath -> (data, mode)
     tmpfs_size: str | None = None
     claim: str | None = None  # claim template name
+    source: ObjectRef | None = None  # ConfigMap/Secret volumes: files re-read at pod creation
 
 
 @dataclass
@@ -139,7 +153,9 @@ class PodSpec:
     image: str
     command: list[str] | None
     args: list[str] | None
-    env: list[tuple[str, str]]
+    env: list[tuple[str, str]]  # as rendered: object references resolved from the same release
+    env_refs: dict[str, ObjectRef]  # variables re-read from the objects at pod creation
+    pod_ip_env: list[str]  # variables that get the pod's IP (downward API status.podIP)
     mounts: list[Mount]
     ports: dict[str, int]  # port name -> containerPort
     probes: dict[str, Probe]
@@ -239,6 +255,50 @@ def _config_source(documents: list[dict], kind: str, name: str, namespace: str) 
         for k, v in (doc.get("stringData") or {}).items():
             data[k] = str(v).encode()
     return data
+
+
+def volume_files(documents: list[dict], ref: ObjectRef, namespace: str) -> dict[str, tuple[bytes, int]]:
+    """The files of a ConfigMap or Secret volume, from the objects in `documents`."""
+    data = _config_source(documents, ref.kind, ref.name, namespace)
+    if not ref.items:
+        return {k: (d, ref.mode) for k, d in data.items()}
+    files = {}
+    for key, path, mode in ref.items:
+        require(key in data, f"{ref.kind} {ref.name} has no key {key!r}")
+        files[path] = (data[key], mode)
+    return files
+
+
+def env_value(documents: list[dict], ref: ObjectRef, namespace: str) -> str:
+    """One variable from a ConfigMap or Secret key, from the objects in `documents`."""
+    data = _config_source(documents, ref.kind, ref.name, namespace)
+    require(ref.key in data, f"{ref.kind} {ref.name} has no key {ref.key!r}")
+    return data[ref.key].decode()
+
+
+def _downward_api_files(
+    volume: dict, pod_name: str, namespace: str, labels: dict, annotations: dict, where: str
+) -> dict[str, tuple[bytes, int]]:
+    """A downwardAPI volume's files: pod name, namespace, one label or one annotation each."""
+    src = only(volume, {"items", "defaultMode"}, where)
+    mode = int(src.get("defaultMode", 0o644))
+    files = {}
+    for j, item in enumerate(src.get("items") or []):
+        only(item, {"path", "fieldRef", "mode"}, f"{where}.items[{j}]")
+        fr = only(item["fieldRef"], {"fieldPath", "apiVersion"}, f"{where}.items[{j}].fieldRef")
+        field_path = fr["fieldPath"]
+        if field_path == "metadata.name":
+            value = pod_name
+        elif field_path == "metadata.namespace":
+            value = namespace
+        elif m := re.fullmatch(r"metadata\.(annotations|labels)\['([^']+)'\]", field_path):
+            source = annotations if m.group(1) == "annotations" else labels
+            require(m.group(2) in source, f"{where}.items[{j}]: the pod has no {m.group(1)[:-1]} {m.group(2)!r}")
+            value = source[m.group(2)]
+        else:
+            raise Unsupported(f"{where}.items[{j}]: downward API field {field_path!r} is not run here")
+        files[item["path"]] = (value.encode(), int(item.get("mode", mode)))
+    return files
 
 
 def _labels_match(selector: dict, labels: dict, where: str) -> bool:
@@ -457,6 +517,8 @@ def _derive_pod(
 
     fields = {"metadata.name": pod_name, "metadata.namespace": namespace}
     env: list[tuple[str, str]] = []
+    env_refs: dict[str, ObjectRef] = {}
+    pod_ip_env: list[str] = []
     for i, src in enumerate(c.get("envFrom") or []):
         only(src, {"configMapRef", "secretRef", "prefix"}, f"{cw}.envFrom[{i}]")
         for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
@@ -475,7 +537,11 @@ def _derive_pod(
         vf = only(e["valueFrom"], {"fieldRef", "configMapKeyRef", "secretKeyRef"}, f"{cw}.env[{i}].valueFrom")
         if "fieldRef" in vf:
             fr = only(vf["fieldRef"], {"fieldPath", "apiVersion"}, f"{cw}.env[{i}].valueFrom.fieldRef")
-            require(fr["fieldPath"] in fields, f"{cw}.env[{i}]: downward API field {fr['fieldPath']!r} is not known here (only {sorted(fields)})")
+            if fr["fieldPath"] == "status.podIP":
+                pod_ip_env.append(e["name"])  # known once the pod has its address
+                env.append((e["name"], ""))
+                continue
+            require(fr["fieldPath"] in fields, f"{cw}.env[{i}]: downward API field {fr['fieldPath']!r} is not known here (only {sorted(fields)} and status.podIP)")
             env.append((e["name"], fields[fr["fieldPath"]]))
         else:
             key, kind = ("configMapKeyRef", "ConfigMap") if "configMapKeyRef" in vf else ("secretKeyRef", "Secret")
@@ -483,10 +549,11 @@ def _derive_pod(
             data = _config_source(documents, kind, ref["name"], namespace)
             require(ref["key"] in data, f"{cw}.env[{i}]: {kind} {ref['name']} has no key {ref['key']!r}")
             env.append((e["name"], data[ref["key"]].decode()))
+            env_refs[e["name"]] = ObjectRef(kind, ref["name"], key=ref["key"])
 
     volumes: dict[str, dict] = {}
     for i, v in enumerate(pod_spec.get("volumes") or []):
-        only(v, {"name", "configMap", "secret", "emptyDir"}, f"{where}.spec.volumes[{i}]")
+        only(v, {"name", "configMap", "secret", "emptyDir", "downwardAPI"}, f"{where}.spec.volumes[{i}]")
         volumes[v["name"]] = v
     mounts: list[Mount] = []
     for i, m in enumerate(c.get("volumeMounts") or []):
@@ -504,21 +571,22 @@ def _derive_pod(
             size = ed.get("sizeLimit")
             mounts.append(Mount("tmpfs", vname, path, ro, tmpfs_size=_quantity_to_podman_memory(size) if size else None))
             continue
+        if "downwardAPI" in v:
+            files = _downward_api_files(v["downwardAPI"], pod_name, namespace, labels, annotations, f"{where}.volumes.{vname}")
+            # Pod fields belong to the pod (its template's revision); the volume is read-only.
+            mounts.append(Mount("files", vname, path, True, files=files))
+            continue
         kind, key = ("ConfigMap", "configMap") if "configMap" in v else ("Secret", "secret")
         src = only(v[key], {"name", "secretName", "items", "defaultMode", "optional"}, f"{where}.volumes.{vname}.{key}")
         source_name = src.get("name") or src.get("secretName")
-        data = _config_source(documents, kind, source_name, namespace)
         mode = int(src.get("defaultMode", 0o644))
-        files: dict[str, tuple[bytes, int]] = {}
-        if src.get("items"):
-            for j, item in enumerate(src["items"]):
-                only(item, {"key", "path", "mode"}, f"{where}.volumes.{vname}.{key}.items[{j}]")
-                require(item["key"] in data, f"{where}.volumes.{vname}: {kind} {source_name} has no key {item['key']!r}")
-                files[item["path"]] = (data[item["key"]], int(item.get("mode", mode)))
-        else:
-            files = {k: (d, mode) for k, d in data.items()}
+        items = []
+        for j, item in enumerate(src.get("items") or []):
+            only(item, {"key", "path", "mode"}, f"{where}.volumes.{vname}.{key}.items[{j}]")
+            items.append((item["key"], item["path"], int(item.get("mode", mode))))
+        ref = ObjectRef(kind, source_name, items=tuple(items), mode=mode)
         # ConfigMap and Secret volumes are always read-only in Kubernetes.
-        mounts.append(Mount("files", vname, path, True, files=files))
+        mounts.append(Mount("files", vname, path, True, files=volume_files(documents, ref, namespace), source=ref))
     mounted = {m.volume for m in mounts}
     unused = sorted(set(volumes) - mounted)
     require(not unused, f"{where}: volumes {unused} are not mounted by the container")
@@ -567,6 +635,8 @@ def _derive_pod(
         command=c.get("command"),
         args=c.get("args"),
         env=env,
+        env_refs=env_refs,
+        pod_ip_env=pod_ip_env,
         mounts=mounts,
         ports=ports,
         probes=probes,

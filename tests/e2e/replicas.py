@@ -30,6 +30,7 @@ Every podman object carries the label ``app-rust-e2e.run=<run id>`` and a name p
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -60,7 +61,9 @@ from plan import (  # noqa: F401  (tests use them through this module)
     helm_binary,
     helm_template,
     is_hook,
+    env_value,
     require,
+    volume_files,
 )
 
 
@@ -139,7 +142,12 @@ class ReplicaRun:
         self.network = f"{self.prefix}-net"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"app-rust-{self.prefix}-"))
         self.pods: dict[int, RunningPod] = {}
+        # The release as last applied (its objects are what a new pod reads), and the revision
+        # the pods below a partition stay on (the controller's currentRevision).
         self.plan: StatefulSetPlan | None = None
+        self.current: StatefulSetPlan | None = None
+        self._subnet: ipaddress.IPv4Network | None = None
+        self._ips_used: set[str] = set()
         self.probe_log: list[ProbeResult] = []
         self.events: list[str] = []
         self.log = log or (lambda _m: None)
@@ -189,6 +197,8 @@ class ReplicaRun:
         # nameserver, as the cluster DNS is in Kubernetes: a second, upstream nameserver could
         # answer NXDOMAIN for the pods' names.
         self.dns_server = info["subnets"][0]["gateway"]
+        self._subnet = ipaddress.ip_network(info["subnets"][0]["subnet"])
+        self._ips_used.add(self.dns_server)
         self.event(f"network {self.network} created (DNS {self.dns_server}, subnet {info['subnets'][0]['subnet']})")
         return info
 
@@ -202,8 +212,12 @@ class ReplicaRun:
                 == {k: v["spec"] for k, v in self.plan.claim_templates.items()},
                 "volumeClaimTemplates changed: the API server rejects that (immutable field)",
             )
+        if self.current is None or self.current.pods[0].revision == plan.pods[0].revision:
+            self.current = plan
         self.plan = plan
         self.reconcile(wait=wait)
+        if all(p.spec.revision == plan.pods[0].revision for p in self.pods.values()):
+            self.current = plan  # the rollout is complete: the update revision is current
         if self._prober is None:
             self._prober = threading.Thread(target=self._kubelet_prober, name="prober", daemon=True)
             self._prober.start()
@@ -223,7 +237,7 @@ class ReplicaRun:
         missing = sorted(desired - set(self.pods))
         if plan.pod_management_policy == "OrderedReady" or not wait:
             for ordinal in missing:
-                self.create_pod(plan.pod(ordinal))
+                self.create_pod(self.template_for(ordinal))
                 if wait:
                     self.wait_ready(ordinal)
         elif missing:
@@ -232,7 +246,7 @@ class ReplicaRun:
             with ThreadPoolExecutor(max_workers=len(missing)) as pool:
                 waits = []
                 for ordinal in missing:
-                    self.create_pod(plan.pod(ordinal))
+                    self.create_pod(self.template_for(ordinal))
                     waits.append(pool.submit(self.wait_ready, ordinal))
                 for f in waits:
                     f.result()
@@ -249,6 +263,18 @@ class ReplicaRun:
                     if wait:
                         self.wait_ready(ordinal)
 
+    def template_for(self, ordinal: int) -> PodSpec:
+        """The revision the controller creates a pod of this ordinal at: below the partition of
+        a rolling update the current revision, otherwise the update revision. (Kubernetes: pods
+        below the partition "will not be updated, and, even if they are deleted, they will be
+        recreated at the previous version".)"""
+        plan, current = self.plan, self.current
+        assert plan is not None and current is not None
+        if plan.update_strategy == "RollingUpdate" and ordinal < plan.partition:
+            require(ordinal in current.ordinals, f"ordinal {ordinal} below the partition is not in the current revision's plan")
+            return current.pod(ordinal)
+        return plan.pod(ordinal)
+
     def claims_of(self, ordinal: int) -> list[str]:
         assert self.plan is not None
         return [f"{c}-{self.plan.name}-{ordinal}" for c in self.plan.claim_templates]
@@ -264,8 +290,7 @@ class ReplicaRun:
         podman("rm", "-f", running.container)
         self.event(f"pod {running.spec.name} deleted (exit code {exit_code} after SIGTERM, {time.monotonic() - t:.2f}s)")
         if recreate:
-            assert self.plan is not None
-            self.create_pod(self.plan.pod(ordinal))
+            self.create_pod(self.template_for(ordinal))
             if wait:
                 self.wait_ready(ordinal)
 
@@ -308,12 +333,26 @@ class ReplicaRun:
     def start_pod(self, ordinal: int) -> None:
         running = self.pods[ordinal]
         podman("start", running.container)
+        self._forget_link_address(running.ip)
         running.started_at = time.monotonic()
         running.host_ports = self._host_ports(running.container, running.spec)
         running.ip = self._ip(running.container)
         running.ready_at = None
         self.event(f"pod {running.spec.name} started again")
         self.wait_ready(ordinal)
+
+    def _forget_link_address(self, ip: str) -> None:
+        """A started container keeps its address but gets a new interface: the host and the
+        other pods must forget the old interface's link address, or they keep sending to it
+        until their neighbour entries expire (tens of seconds). A restarted container in a
+        Kubernetes pod keeps the pod's interface, so there is nothing to forget there."""
+        namespaces = [[]]
+        for other in self.pods.values():
+            pid = podman("inspect", "--format", "{{.State.Pid}}", other.container, check=False).stdout.strip()
+            if pid.isdigit() and pid != "0":
+                namespaces.append(["nsenter", "--target", pid, "--net"])
+        for prefix in namespaces:
+            subprocess.run([*prefix, "ip", "neigh", "flush", "to", ip], check=False, capture_output=True)
 
     def scale(self, release_values: Callable[[int], StatefulSetPlan], replicas: int) -> None:
         self.event(f"scale to {replicas} replicas")
@@ -332,7 +371,33 @@ class ReplicaRun:
         fmt = "{{(index .NetworkSettings.Networks \"%s\").IPAddress}}" % self.network
         return podman("inspect", "--format", fmt, container).stdout.strip()
 
-    def podman_run_args(self, spec: PodSpec) -> list[str]:
+    def _allocate_ip(self) -> str:
+        """An address on the run's network never used before in this run: the pod's IP, known
+        before it starts, as the downward API's status.podIP is. A new pod gets a new address
+        (as in Kubernetes); reusing one at once would also meet the bridge's neighbour entry
+        for the previous container, which black-holes traffic until it expires."""
+        assert self._subnet is not None, "create_network first"
+        for host in self._subnet.hosts():
+            ip = str(host)
+            if int(host) - int(self._subnet.network_address) >= 10 and ip not in self._ips_used:
+                self._ips_used.add(ip)
+                return ip
+        raise RuntimeError(f"no unused address left in {self._subnet}")
+
+    def _env(self, spec: PodSpec, ip: str) -> list[tuple[str, str]]:
+        """The pod's environment as the kubelet builds it when it starts the pod: the pod's IP,
+        and ConfigMap/Secret keys read from the objects as they are now."""
+        assert self.plan is not None
+        env = []
+        for k, v in spec.env:
+            if k in spec.pod_ip_env:
+                v = ip
+            elif k in spec.env_refs:
+                v = env_value(self.plan.documents, spec.env_refs[k], spec.namespace)
+            env.append((k, v))
+        return env
+
+    def podman_run_args(self, spec: PodSpec, ip: str = "") -> list[str]:
         """The `podman run` command line for one pod (also shown in the guide)."""
         container = self.container_name(spec.name)
         args = ["run", "--detach", "--name", container, "--hostname", spec.name, "--pull=never"]
@@ -342,6 +407,8 @@ class ReplicaRun:
         for k, v in sorted(spec.annotations.items()):
             args += ["--annotation", f"{k}={v}"]
         args += ["--network", self.network]
+        if ip:
+            args += ["--ip", ip]
         for alias in spec.dns_names:
             args += ["--network-alias", alias]
         if self.dns_server:
@@ -369,7 +436,7 @@ class ReplicaRun:
         if spec.cpu_limit:
             args += ["--cpus", spec.cpu_limit]
         args += ["--stop-timeout", str(spec.stop_timeout)]
-        for k, v in spec.env:
+        for k, v in self._env(spec, ip):
             args += ["--env", f"{k}={v}"]
         for m in spec.mounts:
             if m.kind == "claim":
@@ -391,11 +458,13 @@ class ReplicaRun:
         """ConfigMap/Secret volumes as files, claims as named volumes (created once, kept)."""
         for m in spec.mounts:
             if m.kind == "files":
+                assert self.plan is not None
+                files = m.files if m.source is None else volume_files(self.plan.documents, m.source, spec.namespace)
                 d = self.workdir / spec.name / m.volume
                 if d.exists():
                     shutil.rmtree(d)
                 d.mkdir(parents=True)
-                for rel, (data, mode) in m.files.items():
+                for rel, (data, mode) in files.items():
                     f = d / rel
                     f.parent.mkdir(parents=True, exist_ok=True)
                     f.write_bytes(data)
@@ -422,7 +491,8 @@ class ReplicaRun:
     def create_pod(self, spec: PodSpec) -> RunningPod:
         self._materialise(spec)
         container = self.container_name(spec.name)
-        podman("run", *self.podman_run_args(spec)[1:])
+        ip = self._allocate_ip()
+        podman("run", *self.podman_run_args(spec, ip)[1:])
         started = time.monotonic()  # `podman run --detach` returns once the process started
         running = RunningPod(spec, container, self._host_ports(container, spec), self._ip(container), started)
         with self._lock:

@@ -4,11 +4,13 @@ The tests run in file order on one set of pods (fixtures in conftest.py). How th
 derived from `helm template` and run is in replicas.py; every name below (pods, claims,
 probe paths, config) comes from the rendered chart, not from this file.
 
-Cluster view: the pods find each other by their real stable DNS names. Each container has
-network aliases `<pod>.<headless svc>.<ns>.svc.cluster.local` and
-`<headless svc>.<ns>.svc.cluster.local` on a podman network with DNS (dnsname/aardvark), and
-the app derives its peers from the chart's env (APP_PEER_SERVICE, POD_NAMESPACE,
-APP_REPLICAS, APP_ORDINAL_START, APP_CLUSTER_DOMAIN). No APP_PEERS is given.
+Cluster view: the pods find each other through real DNS. Each container has network aliases
+`<pod>.<headless svc>.<ns>.svc.cluster.local` and `<headless svc>.<ns>.svc.cluster.local` on
+a podman network with DNS (dnsname/aardvark), and the app looks up the members of the set as
+the headless Service's addresses, from the chart's env (APP_PEER_SERVICE, POD_NAMESPACE,
+POD_IP, APP_CLUSTER_DOMAIN). No APP_PEERS is given; nothing in the env depends on the
+replica count. (podman's DNS drops a stopped container's names; Kubernetes keeps a crashed
+pod's address in a publishNotReadyAddresses Service until the pod is deleted.)
 """
 
 from __future__ import annotations
@@ -82,7 +84,6 @@ def test_derived_pods_follow_the_controller_naming(plan):
 def test_ordinals_start_shifts_names_and_claims(renderer):
     shifted = replicas.render_plan("app-rust", "default", [replicas.ROOT / "tests/e2e/values.yaml"], ["ordinals.start=5", "replicaCount=2"])
     assert [p.name for p in shifted.pods] == ["app-rust-5", "app-rust-6"]
-    assert [dict(p.env)["APP_ORDINAL_START"] for p in shifted.pods] == ["5", "5"]
     assert shifted.pods[1].claim_name(shifted.pods[1].mounts[0]) == "data-app-rust-6"
 
 
@@ -181,19 +182,52 @@ def test_5_deleting_pod_1_keeps_its_count_on_its_claim(run, ledger):
     assert file_counts(run)[1] == before[1] + 1
 
 
-def test_6_scaling_3_to_2_to_3_keeps_the_claim_of_ordinal_2(run, renderer, ledger):
+def started_at(run: replicas.ReplicaRun, ordinal: int) -> tuple[str, str]:
+    """The container's id and start time: both change when a pod is replaced or restarted."""
+    out = replicas.podman("inspect", "--format", "{{.Id}} {{.State.StartedAt}}", run.pods[ordinal].container).stdout
+    container_id, started = out.strip().split(" ", 1)
+    return container_id, started
+
+
+def members_seen(run: replicas.ReplicaRun, ordinal: int, expected: list[str], give_up_s: float = 10) -> dict:
+    """The cluster view from `ordinal` once it lists exactly `expected` (DNS answers about a
+    pod that just went or came may lag a few seconds, in Kubernetes too)."""
+    give_up = time.monotonic() + give_up_s
+    while True:
+        view, _ = cluster_view(run, ordinal)
+        if sorted(p["pod"] for p in view["pods"]) == sorted(expected) or time.monotonic() > give_up:
+            return view
+        time.sleep(0.25)
+
+
+def test_6_scaling_3_to_2_to_4_restarts_no_replica_and_the_view_follows(run, renderer, ledger):
     before = file_counts(run)
+    names = {o: p.spec.name for o, p in run.pods.items()}
+    untouched = {o: started_at(run, o) for o in (0, 1)}
+    revision = run.pods[0].spec.revision
     claim = run.volume_name(f"data-{run.plan.name}-2")
+
     run.scale(renderer, 2)
     assert sorted(run.pods) == [0, 1]
     assert replicas.podman("volume", "exists", claim, check=False).returncode == 0, "whenScaled: Retain must keep the claim"
-    # The chart's APP_REPLICAS changed, so the rolling update replaced pods 1 and 0 too.
-    assert all(dict(p.spec.env)["APP_REPLICAS"] == "2" for p in run.pods.values())
-    assert file_counts(run) == {0: before[0], 1: before[1]}
+    assert {o: started_at(run, o) for o in (0, 1)} == untouched, "scaling down restarted a remaining replica"
+    view = members_seen(run, 0, [names[0], names[1]])
+    assert (view["complete"], view["unreachable"]) == (True, []), view
+    assert {p["pod"]: p["visits"] for p in view["pods"]} == {names[0]: before[0], names[1]: before[1]}
+
+    run.scale(renderer, 4)
+    assert sorted(run.pods) == [0, 1, 2, 3]
+    assert {o: started_at(run, o) for o in (0, 1)} == untouched, "scaling up restarted a replica"
+    assert all(p.spec.revision == revision for p in run.pods.values()), "scaling made a new revision"
+    everyone = [p.spec.name for p in run.pods.values()]
+    view = members_seen(run, 1, everyone)
+    assert view["complete"] is True and sorted(p["pod"] for p in view["pods"]) == sorted(everyone), view
+    assert file_counts(run) == {**before, 3: 0}, "app-rust-2 came back with its claim; app-rust-3 is new"
+
     run.scale(renderer, 3)
-    assert sorted(run.pods) == [0, 1, 2]
+    assert {o: started_at(run, o) for o in (0, 1)} == untouched
     assert file_counts(run) == before
-    assert all(dict(p.spec.env)["APP_REPLICAS"] == "3" for p in run.pods.values())
+    members_seen(run, 0, [p.spec.name for p in run.pods.values()])
 
 
 def test_6b_backup_and_restore_one_replicas_count(run, renderer):
@@ -230,10 +264,17 @@ def test_6c_partition_canary_updates_only_the_ordinals_at_or_above_it(run, plan,
     assert {o: p.spec.revision for o, p in run.pods.items()} == {0: plan.pods[0].revision, 1: plan.pods[1].revision, 2: canary.pods[2].revision}
     old_greeting = "Hello from the podman replica run"
     assert [page_greeting(run, o, ledger) for o in (0, 1, 2)] == [old_greeting, old_greeting, "Hello from the canary"]
+    # An old-revision replica that restarts during the canary comes back at its own revision,
+    # with its revision's configuration, though the release's ConfigMap now holds the canary's.
+    run.delete_pod(0)
+    assert run.pods[0].spec.revision == plan.pods[0].revision
+    assert page_greeting(run, 0, ledger) == old_greeting
+    assert json.loads(run.exec(0, "cat", "/etc/app-rust-revision/config.json").stdout)["greeting"] == old_greeting
+    assert json.loads(run.exec(0, "cat", "/etc/app-rust/config.json").stdout)["greeting"] == "Hello from the canary"
     run.apply(plan)  # roll back the canary (helm rollback / the previous values)
     assert all(p.spec.revision == plan.pods[0].revision for p in run.pods.values())
     assert page_greeting(run, 2, ledger) == old_greeting
-    assert file_counts(run) == {o: before[o] + (2 if o == 2 else 1) for o in before}
+    assert file_counts(run) == {o: before[o] + {0: 2, 1: 1, 2: 2}[o] for o in before}
 
 
 def cluster_view(run: replicas.ReplicaRun, ordinal: int) -> tuple[dict, float]:
@@ -257,10 +298,13 @@ def test_7_cluster_view_through_the_stable_dns_names(run, ledger):
     everyone = run.exec(0, "/bin/busybox", "nslookup", f"{service}.{run.plan.namespace}.svc.cluster.local").stdout
     assert all(p.ip in everyone for p in run.pods.values()), everyone
 
-    # The peers come from the chart's StatefulSet identity env, not from an explicit list.
+    # The members are looked up through the headless Service, not listed or counted in advance.
     for pod in run.pods.values():
         env = dict(pod.spec.env)
-        assert "APP_PEERS" not in env and env["APP_PEER_SERVICE"] == service
+        assert "APP_PEERS" not in env and "APP_REPLICAS" not in env and env["APP_PEER_SERVICE"] == service
+        assert pod.spec.pod_ip_env == ["POD_IP"]
+        environ = run.exec(pod.spec.ordinal, "cat", "/proc/1/environ").stdout.split("\0")
+        assert f"POD_IP={pod.ip}" in environ
     expected = {run.pods[o].spec.name: n for o, n in file_counts(run).items()}
     for ordinal, pod in run.pods.items():
         view, _ = cluster_view(run, ordinal)
@@ -276,22 +320,23 @@ def test_7_cluster_view_through_the_stable_dns_names(run, ledger):
     try:
         view, took = cluster_view(run, 0)
         assert view["complete"] is False, view
-        assert [u["pod"] for u in view["unreachable"]] == [run.pods[2].spec.name], view["unreachable"]
+        port = run.pods[2].spec.ports["http"]
+        assert [u["url"] for u in view["unreachable"]] == [f"http://{run.pods[2].ip}:{port}"], view["unreachable"]
         assert view["total"] == sum(v for k, v in expected.items() if not k.endswith("-2"))
         assert took < deadline_s + 0.5, f"answer with a hung peer took {took:.2f}s, deadline {deadline_s}s"
     finally:
         run.unpause_pod(2)
 
-    # A stopped replica: its name is gone from DNS.
+    # A stopped container: podman's DNS drops its address (observed in this podman run; a
+    # Kubernetes pod leaves the Service only when it is deleted), so it is no longer a member
+    # and the view is complete over the others, as after a scale-down.
     run.stop_pod(2)
-    deadline_s = json.loads(run.exec(0, "cat", "/etc/app-rust/config.json").stdout)["clusterDeadlineMs"] / 1000
     view, took = cluster_view(run, 0)
-    assert view["complete"] is False
-    assert [u.get("pod") or u["url"] for u in view["unreachable"]] and any(
-        run.pods[2].spec.name in (u.get("pod") or u["url"]) for u in view["unreachable"]
-    ), view["unreachable"]
-    assert {p["pod"]: p["visits"] for p in view["pods"]} == {k: v for k, v in expected.items() if not k.endswith("-2")}
-    assert took < deadline_s + 0.5, f"incomplete answer took {took:.2f}s, deadline {deadline_s}s"
+    survivors = {k: v for k, v in expected.items() if not k.endswith("-2")}
+    view = members_seen(run, 0, list(survivors))
+    assert (view["complete"], view["unreachable"]) == (True, []), view
+    assert {p["pod"]: p["visits"] for p in view["pods"]} == survivors
+    assert took < deadline_s + 0.5, f"answer took {took:.2f}s, deadline {deadline_s}s"
     run.start_pod(2)
     # Back to complete once the pod is ready again (the app caches DNS answers for seconds).
     give_up = time.monotonic() + 10

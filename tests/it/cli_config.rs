@@ -57,7 +57,6 @@ fn defaults_apply_when_nothing_is_set() {
     assert_eq!(config["maxBodyBytes"], 16_384);
     assert_eq!(config["shutdownTimeoutMs"], 10_000);
     assert_eq!(config["peers"], serde_json::json!([]));
-    assert_eq!(config["ordinalStart"], 0);
     assert_eq!(config["clusterDomain"], "cluster.local");
     assert_eq!(config["peerTimeoutMs"], 300);
     assert_eq!(config["clusterDeadlineMs"], 800);
@@ -205,8 +204,7 @@ fn help_documents_every_setting_with_its_environment_variable() {
         ("--peers", "APP_PEERS"),
         ("--peer-service", "APP_PEER_SERVICE"),
         ("--namespace", "POD_NAMESPACE"),
-        ("--replicas", "APP_REPLICAS"),
-        ("--ordinal-start", "APP_ORDINAL_START"),
+        ("--pod-ip", "POD_IP"),
         ("--cluster-domain", "APP_CLUSTER_DOMAIN"),
         ("--peer-timeout-ms", "APP_PEER_TIMEOUT_MS"),
         ("--cluster-deadline-ms", "APP_CLUSTER_DEADLINE_MS"),

@@ -122,6 +122,16 @@ values really drive the file the app reads.
 {{- mustMergeOverwrite $file $values | toPrettyJson -}}
 {{- end -}}
 
+{{/*
+The pod-template annotation that carries the configuration of a revision. A downwardAPI
+volume turns it into the file the app reads, so a pod of revision N reads revision N's
+configuration whatever restarts during a partition canary, and a rollback of the template
+rolls the configuration back with it.
+*/}}
+{{- define "app-rust.revisionConfigAnnotation" -}}
+app-rust/config.json
+{{- end -}}
+
 {{- define "app-rust.secretName" -}}
 {{- include "app-rust.fullname" . -}}
 {{- end -}}
@@ -147,28 +157,27 @@ container's env. Usage: include "app-rust.secretEnv" (list . $secretName)
 {{- end -}}
 
 {{/*
-The environment that decides the app's effective configuration (CONTRACT.md): namespace,
-the config file, the data dir and the cluster view. Shared by the app container and the
-pre-install check-config hook, so the hook validates what serve will run with. POD_NAME is
-set by each user: the downward API in the StatefulSet, the first replica's name in the hook.
+The environment that decides the app's effective configuration (CONTRACT.md): namespace, pod
+IP, the data dir and the cluster view. Shared by the app container and the pre-install
+check-config hook, so the hook validates what serve will run with. POD_NAME and CONFIG_FILE
+are set by each user. Nothing here depends on replicaCount: scaling must not change the pod
+template (a changed template is a new revision, and every replica would be restarted).
 */}}
 {{- define "app-rust.configEnv" -}}
 - name: POD_NAMESPACE
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
-- name: CONFIG_FILE
-  value: /etc/app-rust/config.json
+- name: POD_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
 - name: DATA_DIR
   value: /app/data
 - name: APP_LISTEN
   value: {{ printf "0.0.0.0:%s" (include "app-rust.httpPort" .) | quote }}
 - name: APP_PEER_SERVICE
   value: {{ include "app-rust.headlessServiceName" . | quote }}
-- name: APP_REPLICAS
-  value: {{ .Values.replicaCount | quote }}
-- name: APP_ORDINAL_START
-  value: {{ include "app-rust.ordinalStart" . | quote }}
 - name: APP_CLUSTER_DOMAIN
   value: {{ .Values.clusterDomain | quote }}
 {{- with .Values.extraEnv }}
