@@ -41,6 +41,69 @@ pub enum Command {
     /// HTTP GET each URL until it answers 2xx or --wait-ms runs out; one line per URL.
     /// Exits 0 when every URL answered 2xx, 1 otherwise.
     Probe(ProbeArgs),
+    /// Visit URL REQUESTS times, a new connection each (so a Service balances them), and say
+    /// which pod answered how many. Exits 0 when every request got a 2xx, 1 otherwise.
+    Load(LoadArgs),
+    /// Write COUNT into the data directory's `visits` file as the service would (under the
+    /// directory lock, atomically, fsynced): restoring a backup. Refuses while a service holds
+    /// the directory. Exits 0 when restored, 1 when refused, 2 on bad input.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// Data directory holding the `visits` file.
+    #[arg(long, env = "DATA_DIR", value_name = "DIR")]
+    pub data_dir: std::path::PathBuf,
+
+    /// The count to write: a decimal integer (what `cat visits` showed), e.g. 21.
+    #[arg(value_name = "COUNT", value_parser = parse_count_arg)]
+    pub count: u64,
+
+    /// Allow a count lower than the one on disk (the visits counted since are lost).
+    #[arg(long)]
+    pub allow_lower: bool,
+}
+
+/// A count as the `visits` file holds it: digits, optionally the trailing newline of `cat`.
+fn parse_count_arg(text: &str) -> Result<u64, String> {
+    crate::store::parse_count(text.as_bytes()).ok_or_else(|| {
+        format!(
+            "{} is not a visit count: expected a decimal integer from 0 to {}",
+            crate::validated::quote(text.as_bytes()),
+            u64::MAX
+        )
+    })
+}
+
+/// Bounds of `load`: enough for a lab, not a load test.
+pub const MAX_LOAD_REQUESTS: u32 = 100_000;
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// URL to GET (http:// only), e.g. http://app-rust:8080/ (a Service's name).
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    /// How many requests to send (1 to 100000).
+    #[arg(long, default_value_t = 30, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_LOAD_REQUESTS)))]
+    pub requests: u32,
+
+    /// Requests in flight at once (1 to 64).
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+
+    /// Time one request may take, in milliseconds.
+    #[arg(long, default_value_t = 2000, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub timeout_ms: u64,
+
+    /// Time the whole run may take, in milliseconds; what is not done by then fails.
+    #[arg(long, default_value_t = 60_000, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub deadline_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -65,6 +128,8 @@ pub enum Invocation {
     Serve(CliSettings),
     CheckConfig(CliSettings),
     Probe(ProbeArgs),
+    Load(LoadArgs),
+    Restore(RestoreArgs),
 }
 
 /// Parses the process's arguments (and environment); exits with clap's message on a usage error.
@@ -93,6 +158,8 @@ where
             subcommand_matches(&matches, "check-config"),
         )),
         Some(Command::Probe(args)) => Invocation::Probe(args),
+        Some(Command::Load(args)) => Invocation::Load(args),
+        Some(Command::Restore(args)) => Invocation::Restore(args),
     })
 }
 

@@ -6,6 +6,9 @@
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod dns;
+pub mod fetch;
+pub mod load;
 pub mod metrics;
 pub mod page;
 pub mod probe;

@@ -1,23 +1,19 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use app_rust::cli::{self, CliSettings, Invocation};
-use app_rust::{Application, Config, probe, shutdown_signal, telemetry};
+use app_rust::cli::{self, CliSettings, Invocation, LoadArgs, RestoreArgs};
+use app_rust::store::{self, Replaced};
+use app_rust::{Application, Config, load, probe, shutdown_signal, telemetry};
 
 fn main() -> ExitCode {
     match cli::parse() {
         Invocation::Serve(settings) => serve(&settings),
         Invocation::CheckConfig(settings) => check_config(&settings),
+        Invocation::Load(args) => load(&args),
+        Invocation::Restore(args) => restore(&args),
         Invocation::Probe(args) => {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!("app-rust probe: cannot start the async runtime: {error}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(runtime) = small_runtime("probe") else {
+                return ExitCode::FAILURE;
             };
             let outcomes = runtime.block_on(probe::run(&args));
             for outcome in &outcomes {
@@ -28,6 +24,61 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::FAILURE
             }
+        }
+    }
+}
+
+/// The single-threaded runtime of a client subcommand.
+fn small_runtime(subcommand: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("app-rust {subcommand}: cannot start the async runtime: {error}");
+            None
+        }
+    }
+}
+
+fn load(args: &LoadArgs) -> ExitCode {
+    let Some(runtime) = small_runtime("load") else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(load::run(args)) {
+        Ok(report) => {
+            print!("{}", report.summary());
+            if report.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("app-rust load: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn restore(args: &RestoreArgs) -> ExitCode {
+    match store::restore(&args.data_dir, args.count, args.allow_lower) {
+        Ok(replaced) => {
+            let before = match replaced {
+                Replaced::Count(count) => count.to_string(),
+                Replaced::Corrupt(found) => format!("not a count ({found})"),
+            };
+            println!(
+                "restored {}: {before} -> {}",
+                args.data_dir.join(store::VISITS_FILE).display(),
+                args.count
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("app-rust restore: {error}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -3,27 +3,15 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::{StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::StatusCode;
 
 use crate::cli::ProbeArgs;
+use crate::fetch::{Connections, Fetcher, parse_url};
 
 /// Delay between tries while waiting.
 const RETRY_DELAY: Duration = Duration::from_millis(100);
 
-#[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
-    #[error("{url:?} is not a valid URL: {reason}")]
-    BadUrl { url: String, reason: String },
-    #[error("no answer within {timeout_ms} ms")]
-    Timeout { timeout_ms: u64 },
-    #[error("request failed: {0}")]
-    Request(String),
-}
+pub use crate::fetch::FetchError as ProbeError;
 
 /// The outcome for one URL.
 #[derive(Debug)]
@@ -69,10 +57,9 @@ impl ProbeOutcome {
 
 /// Probes every URL (concurrently) and returns the outcomes in the order given.
 pub async fn run(args: &ProbeArgs) -> Vec<ProbeOutcome> {
-    let client: Client<HttpConnector, Empty<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
     let wait = Duration::from_millis(args.wait_ms);
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
+    let client = Fetcher::new(Connections::Reuse, timeout);
     let tasks = args.urls.iter().map(|url| {
         let client = client.clone();
         let url = url.clone();
@@ -91,7 +78,7 @@ pub async fn run(args: &ProbeArgs) -> Vec<ProbeOutcome> {
 }
 
 async fn probe_one(
-    client: &Client<HttpConnector, Empty<Bytes>>,
+    client: &Fetcher,
     url: String,
     wait: Duration,
     timeout: Duration,
@@ -111,7 +98,10 @@ async fn probe_one(
     let mut tries = 0;
     loop {
         tries += 1;
-        let result = get_once(client, uri.clone(), timeout).await;
+        let result = client
+            .get(&uri, timeout)
+            .await
+            .map(|fetched| fetched.status);
         let success = matches!(&result, Ok(status) if status.is_success());
         if success || started.elapsed() + RETRY_DELAY > wait {
             return ProbeOutcome {
@@ -123,65 +113,4 @@ async fn probe_one(
         }
         tokio::time::sleep(RETRY_DELAY).await;
     }
-}
-
-fn parse_url(url: &str) -> Result<Uri, ProbeError> {
-    let bad = |reason: &str| ProbeError::BadUrl {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let uri: Uri = url
-        .parse()
-        .map_err(|e: hyper::http::uri::InvalidUri| bad(&e.to_string()))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some(_) => return Err(bad("only http:// URLs are supported")),
-        None => {
-            return Err(bad(
-                "expected an absolute URL like http://127.0.0.1:8080/readyz",
-            ));
-        }
-    }
-    if uri.host().is_none() {
-        return Err(bad("the URL has no host"));
-    }
-    Ok(uri)
-}
-
-async fn get_once(
-    client: &Client<HttpConnector, Empty<Bytes>>,
-    uri: Uri,
-    timeout: Duration,
-) -> Result<StatusCode, ProbeError> {
-    let attempt = async {
-        let response = client
-            .get(uri)
-            .await
-            .map_err(|e| ProbeError::Request(error_chain(&e)))?;
-        let status = response.status();
-        // Read the whole answer: a probe that passes on headers alone could hide a broken body.
-        response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ProbeError::Request(error_chain(&e)))?;
-        Ok(status)
-    };
-    match tokio::time::timeout(timeout, attempt).await {
-        Ok(result) => result,
-        Err(_) => Err(ProbeError::Timeout {
-            timeout_ms: timeout.as_millis() as u64,
-        }),
-    }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

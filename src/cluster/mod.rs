@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 
+pub use crate::dns::DnsSource;
 pub use answer::{MAX_ANSWER_BYTES, PeerAnswer, PeerError, parse_answer};
-pub use client::DnsSource;
 pub use discovery::{DiscoveryError, DiscoverySettings, Membership, Peer, membership};
 pub use view::{ClusterView, Outcome, PageCluster, PeerOutcome, PodCount, Unreachable, assemble};
 

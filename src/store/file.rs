@@ -49,26 +49,41 @@ impl CountFile {
     /// directory writable by committing `count` (from `load`), so that a read-only or full
     /// volume stops startup instead of the first visit.
     pub fn open(fs: Arc<dyn FileSystem>, dir: &Path) -> Result<(CountFile, u64), StoreError> {
-        let not_writable = |cause| StoreError::NotWritable {
-            dir: dir.to_path_buf(),
-            cause,
-        };
-        fs.create_dir_all(dir).map_err(not_writable)?;
+        let file = CountFile::lock(fs, dir)?;
+        let count = file.load()?;
+        file.replace(count)?;
+        Ok((file, count))
+    }
+
+    /// Creates the directory if needed and takes its lock: no other process writes it now.
+    pub fn lock(fs: Arc<dyn FileSystem>, dir: &Path) -> Result<CountFile, StoreError> {
+        fs.create_dir_all(dir)
+            .map_err(|cause| StoreError::NotWritable {
+                dir: dir.to_path_buf(),
+                cause,
+            })?;
         let lock = acquire_lock(dir)?;
-        let file = CountFile {
+        Ok(CountFile {
             fs,
             dir: dir.to_path_buf(),
             visits: dir.join(VISITS_FILE),
             renamed: Mutex::new(None),
             lock: Mutex::new(Some(lock)),
+        })
+    }
+
+    /// Removes a crash's temp files and writes `count` durably (what startup and a restore
+    /// do before anything else); a failure here means the directory is not writable.
+    pub fn replace(&self, count: u64) -> Result<(), StoreError> {
+        let not_writable = |cause| StoreError::NotWritable {
+            dir: self.dir.clone(),
+            cause,
         };
-        let count = file.load()?;
-        file.remove_leftovers().map_err(not_writable)?;
-        file.commit(&file.temp(0), count).map_err(|e| match e {
+        self.remove_leftovers().map_err(not_writable)?;
+        self.commit(&self.temp(0), count).map_err(|e| match e {
             StoreError::Io { cause, .. } => not_writable(cause),
             other => other,
-        })?;
-        Ok((file, count))
+        })
     }
 
     /// Releases the directory lock, so that a successor can take the directory over at once.
@@ -85,7 +100,8 @@ impl CountFile {
         self.dir.join(format!("{TEMP_PREFIX}.{writer}"))
     }
 
-    fn load(&self) -> Result<u64, StoreError> {
+    /// The count on disk: 0 when there is no file, an error when it is not a count.
+    pub fn load(&self) -> Result<u64, StoreError> {
         let bytes = match self.fs.read(&self.visits) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),

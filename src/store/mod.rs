@@ -71,6 +71,16 @@ pub enum StoreError {
     #[error("the visit was not saved because the service is shutting down")]
     Closed,
 
+    #[error(
+        "refusing to lower the count in {path} from {current} to {requested}: the visits counted \
+         since the backup would be lost. Pass --allow-lower if that is what you want"
+    )]
+    WouldLower {
+        path: PathBuf,
+        current: u64,
+        requested: u64,
+    },
+
     #[error("the visit store's writer threads stopped unexpectedly")]
     WriterGone,
 }
@@ -95,6 +105,40 @@ pub struct NoopObserver;
 
 impl CommitObserver for NoopObserver {
     fn on_commit(&self, _elapsed: Duration, _batch_size: usize, _ok: bool) {}
+}
+
+/// What a restore replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replaced {
+    /// A valid count (0 when there was no file).
+    Count(u64),
+    /// A file that was not a count, quoted.
+    Corrupt(String),
+}
+
+/// Writes `count` into the data directory as the service would (under the directory lock,
+/// atomically, fsynced), for restoring a backup. Refuses while a service holds the directory,
+/// and refuses to lower a valid count unless `allow_lower`. A corrupt file is replaced.
+pub fn restore(data_dir: &Path, count: u64, allow_lower: bool) -> Result<Replaced, StoreError> {
+    let file = CountFile::lock(Arc::new(OsFileSystem), data_dir)?;
+    let replaced = match file.load() {
+        Ok(current) => Replaced::Count(current),
+        Err(StoreError::Corrupt { found, .. }) => Replaced::Corrupt(found),
+        Err(other) => return Err(other),
+    };
+    if let Replaced::Count(current) = replaced
+        && count < current
+        && !allow_lower
+    {
+        return Err(StoreError::WouldLower {
+            path: file.path().to_path_buf(),
+            current,
+            requested: count,
+        });
+    }
+    file.replace(count)?;
+    file.release();
+    Ok(replaced)
 }
 
 /// A handle to the counter of one data directory. Clones share the same counter.

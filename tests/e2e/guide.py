@@ -217,11 +217,10 @@ def main() -> None:
         run.scale(render, 2)
         run.delete_claim(claim)
         run.create_claim(claim)
-        script = "cat > /app/data/visits.tmp && mv /app/data/visits.tmp /app/data/visits && cat /app/data/visits"
-        restored = run.one_off(claim, script, stdin=backup).stdout
+        restored = run.one_off(claim, ["restore", backup.strip()]).stdout
         run.scale(render, 3)
         cap.add("restore", "\n".join(run.events[mark:]))
-        cap.add("restore", f"# the one-off pod printed {restored.strip()!r} after writing the backup")
+        cap.add("restore", f"# the one-off pod printed: {restored.strip()}")
         assert cap.exec_cat("restore", 2) == backup
         assert counts(run) == sent, counts(run)
 

@@ -572,24 +572,24 @@ class ReplicaRun:
                         if current:
                             self.run_probe(running, kind)
 
-    def one_off(self, claim: str, script: str, stdin: str = "") -> subprocess.CompletedProcess:
+    def one_off(self, claim: str, args: list[str]) -> subprocess.CompletedProcess:
         """A throwaway pod of the same image, as the same user, with one claim mounted at
-        /app/data (the runbook's backup/restore pod): `/bin/busybox sh -c SCRIPT`."""
+        /app/data (the runbook's restore pod): `app-rust ARGS` (the image's entrypoint)."""
         assert self.plan is not None
         spec = self.plan.pods[0]
         name = f"{self.prefix}-one-off"
-        args = ["run", "--rm", "-i", "--name", name, *self.labels, "--pull=never", "--network", "none"]
+        run = ["run", "--rm", "--name", name, *self.labels, "--pull=never", "--network", "none"]
         if spec.user:
-            args += ["--user", spec.user]
+            run += ["--user", spec.user]
         for g in spec.groups:
-            args += ["--group-add", str(g)]
-        args += ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
-        args += ["--mount", f"type=volume,source={self.volume_name(claim)},destination=/app/data"]
-        args += ["--entrypoint", "/bin/busybox", spec.image, "sh", "-c", script]
-        proc = subprocess.run(["podman", *args], input=stdin, capture_output=True, text=True, timeout=60)
+            run += ["--group-add", str(g)]
+        run += ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+        run += ["--mount", f"type=volume,source={self.volume_name(claim)},destination=/app/data"]
+        run += [spec.image, *args]
+        proc = subprocess.run(["podman", *run], capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:
             raise RuntimeError(f"one-off pod on {claim} failed ({proc.returncode}): {proc.stderr}")
-        self.event(f"one-off pod on claim {claim}: sh -c {script!r}")
+        self.event(f"one-off pod on claim {claim}: app-rust {' '.join(args)}")
         return proc
 
     def create_claim(self, claim: str) -> None:

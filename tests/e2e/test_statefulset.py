@@ -238,8 +238,8 @@ def test_6b_backup_and_restore_one_replicas_count(run, renderer):
     run.scale(renderer, 2)
     run.delete_claim(claim)  # kubectl delete pvc data-app-rust-2: the count is gone
     run.create_claim(claim)  # kubectl apply: an empty PVC with the same name
-    restore = "cat > /app/data/visits.tmp && mv /app/data/visits.tmp /app/data/visits && cat /app/data/visits"
-    assert run.one_off(claim, restore, stdin=backup).stdout == backup
+    restored = run.one_off(claim, ["restore", backup.strip()]).stdout
+    assert restored == f"restored /app/data/visits: 0 -> {backup.strip()}\n"
     run.scale(renderer, 3)
     assert run.visits_file(2) == backup
     assert file_counts(run) == before

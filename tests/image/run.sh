@@ -40,6 +40,7 @@ ctx_image="localhost/app-rust-$id-context:latest"
 ctr="app-rust-$id"
 ctr2="app-rust-$id-second"
 vol="app-rust-$id-data"
+net="app-rust-$id-net"
 compose_project="app-rust-$id-compose"
 work="$(mktemp -d)"
 
@@ -51,6 +52,7 @@ cleanup() {
   podman rm -f -v -t 5 "$ctr" "$ctr2" >/dev/null 2>&1 || true
   podman ps -a --filter "label=io.podman.compose.project=$compose_project" -q | xargs -r podman rm -f -v -t 5 >/dev/null 2>&1 || true
   podman volume rm -f "$vol" >/dev/null 2>&1 || true
+  podman network rm -f "$net" >/dev/null 2>&1 || true
   podman rmi -f "$image" "$ctx_image" >/dev/null 2>&1 || true
   rm -rf "$work"
   if [ "$rc" -ne 0 ]; then echo "tests/image: FAILED (exit $rc)" >&2; fi
@@ -216,6 +218,46 @@ port2="$(published_port "$ctr2")"
 wait_ready "$ctr2" "$port2"
 [ "$(visits_of "$port2")" = 5 ] || fail "a new container on the same volume sees $(visits_of "$port2"), expected 5"
 ok "a new container on the same volume sees the count 5"
+
+echo "==> app-rust load and app-rust restore, run from the image"
+# A network of this test's own, with DNS: the load container finds the server by a name, as
+# a pod finds a Service (resolved by the image's own static binary, no libc resolver).
+podman network create --label "app-rust-image-test=$id" "$net" >/dev/null
+podman network connect --alias app-rust-under-test "$net" "$ctr2"
+load_out="$(podman run --rm --network "$net" "$image" load http://app-rust-under-test:8080/ --requests 5)" \
+  || fail "app-rust load failed: $load_out"
+grep -q "5 answered 2xx, 0 failed" <<<"$load_out" || fail "unexpected load summary: $load_out"
+grep -Eq "^  $(podman inspect -f '{{.Config.Hostname}}' "$ctr2") +5$" <<<"$load_out" \
+  || fail "the summary does not name the container's pod name with 5: $load_out"
+[ "$(visits_of "$port2")" = 10 ] || fail "5 loaded visits on top of 5 should make 10, got $(visits_of "$port2")"
+ok "app-rust load from the image resolves the server's name through the network's DNS: 5 visits, 5 connections"
+probe_out="$(podman run --rm --network "$net" "$image" probe http://app-rust-under-test:8080/readyz)" \
+  || fail "app-rust probe by name failed inside the image: $probe_out"
+ok "app-rust probe from the image reaches the server by name (what the hooks and helm test do)"
+if podman run --rm --network "$net" "$image" load http://app-rust-nobody:8080/ --requests 2 --timeout-ms 2000 >"$work/load.out" 2>&1; then
+  fail "app-rust load to a name nobody has exited 0: $(cat "$work/load.out")"
+fi
+grep -q "FAILED 2 x" "$work/load.out" || fail "unexpected output for an unknown name: $(cat "$work/load.out")"
+ok "app-rust load to an unknown name fails (exit 1) and says why"
+
+if podman run --rm -v "$vol:/app/data" "$image" restore 42 >"$work/restore.out" 2>&1; then
+  fail "app-rust restore succeeded on a volume a running service holds"
+fi
+grep -q "already in use" "$work/restore.out" || fail "unexpected refusal: $(cat "$work/restore.out")"
+[ "$(podman exec "$ctr2" cat /app/data/visits)" = 10 ] || fail "a refused restore changed the count"
+ok "app-rust restore refuses a volume a running replica holds; the count is untouched"
+stop_cleanly "$ctr2"
+rc=0
+podman run --rm -v "$vol:/app/data" "$image" restore twelve >"$work/restore.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "app-rust restore twelve exited $rc, expected 2: $(cat "$work/restore.out")"
+[ "$(cat "$mountpoint/visits")" = 10 ] || fail "a refused restore changed the count"
+restored="$(podman run --rm -v "$vol:/app/data" "$image" restore 42)" || fail "app-rust restore 42 failed: $restored"
+[ "$restored" = "restored /app/data/visits: 10 -> 42" ] || fail "unexpected restore output: $restored"
+podman start "$ctr2" >/dev/null
+port2="$(published_port "$ctr2")"
+wait_ready "$ctr2" "$port2"
+[ "$(visits_of "$port2")" = 42 ] || fail "after the restore the replica serves $(visits_of "$port2"), expected 42"
+ok "app-rust restore 42 on the stopped replica's volume; it starts again with 42"
 stop_cleanly "$ctr2"
 
 bash "$here/compose.sh" "$image" "$work/compose" "$compose_project"

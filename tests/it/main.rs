@@ -12,4 +12,5 @@ mod hostile_input;
 mod http_api;
 mod page_browser;
 mod shutdown;
+mod subcommands;
 mod time_zone;
