@@ -248,3 +248,10 @@ def test_hook_test_and_probe_urls_answer_on_a_real_app(render, tmp_path):
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+def test_the_test_pod_stays_after_success_so_helm_test_logs_can_read_it(render):
+    """`helm test --logs` reads the test pod's log after the hooks ran; a hook-succeeded policy
+    would have deleted it already (helm/helm#9098). The next `helm test` replaces it."""
+    pod = render("defaults").hook("Pod", "test")
+    assert pod["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation"

@@ -274,8 +274,8 @@ tolerations:
 
 {{/*
 metadata.annotations of a hook or test object: the hook, its weight (none when empty), the
-delete policy, and commonAnnotations.
-Usage: include "app-rust.hookAnnotations" (list . "pre-install,pre-upgrade" "-5")
+delete policy (default: before-hook-creation,hook-succeeded), and commonAnnotations.
+Usage: include "app-rust.hookAnnotations" (list . "pre-install,pre-upgrade" "-5" [policy])
 */}}
 {{- define "app-rust.hookAnnotations" -}}
 {{- $ctx := index . 0 -}}
@@ -284,7 +284,7 @@ annotations:
   {{- with index . 2 }}
   helm.sh/hook-weight: {{ . | quote }}
   {{- end }}
-  helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+  helm.sh/hook-delete-policy: {{ if gt (len .) 3 }}{{ index . 3 }}{{ else }}before-hook-creation,hook-succeeded{{ end }}
   {{- with $ctx.Values.commonAnnotations }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
