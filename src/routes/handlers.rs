@@ -47,10 +47,8 @@ pub async fn index_head(accept: Accept) -> Response {
 }
 
 /// `?scope=` of `/visits`: this replica's count (`local`, the default) or every replica's.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    #[default]
     Local,
     Cluster,
 }

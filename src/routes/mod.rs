@@ -11,10 +11,6 @@ mod observe;
 #[cfg(test)]
 mod tests;
 
-pub use accept::Accept;
-pub use error::HttpError;
-pub use handlers::VisitsJson;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
