@@ -73,7 +73,7 @@ class Server:
     """The release binary on 127.0.0.1 with a fresh data directory on the real disk."""
 
     def __init__(self, binary: Path, data_dir: Path):
-        env = app_process.inherit_env(DATA_DIR=str(data_dir), POD_NAME="bench-0")
+        env = {**os.environ, "DATA_DIR": str(data_dir), "POD_NAME": "bench-0"}
         self.log = data_dir.parent / "server.log"
         started = time.perf_counter()
         self.proc = app_process.start(binary, env, self.log)

@@ -7,7 +7,6 @@ The app is started with `--listen 127.0.0.1:0` and JSON logs; the port comes fro
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -37,7 +36,3 @@ def serving_port(proc: subprocess.Popen, log: Path, timeout: float = 20.0) -> in
             raise RuntimeError(f"app-rust did not report serving within {timeout} s:\n{log.read_text()}")
         time.sleep(0.0005)
 
-
-def inherit_env(**settings: str) -> dict[str, str]:
-    """This process's environment plus `settings`."""
-    return {**os.environ, **settings}
