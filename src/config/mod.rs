@@ -284,11 +284,19 @@ mod tests {
     }
 
     #[test]
-    fn every_default_is_valid() {
-        for (key, default) in settings::DEFAULTS {
-            assert!(!default.is_empty(), "{key}");
-        }
+    fn every_default_is_valid_and_is_what_check_config_prints() {
         let config = resolve(&["--pod-name", "p-0"]).expect("the defaults are valid");
+        let printed = serde_json::to_value(&config).expect("config serializes");
+        for (key, default) in settings::DEFAULTS {
+            let shown = match &printed[*key] {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(
+                shown, *default,
+                "{key}: the table's default is not the effective one"
+            );
+        }
         assert_eq!(config.request_timeout, Duration::from_millis(10_000));
         assert_eq!(config.listen, "0.0.0.0:8080".parse().expect("address"));
     }
