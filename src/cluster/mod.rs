@@ -34,6 +34,7 @@ pub use view::{ClusterView, Outcome, PageCluster, PeerOutcome, PodCount, Unreach
 use crate::config::{Config, ConfigError};
 use crate::metrics::PeerMetrics;
 use client::PeerClient;
+use discovery::ServiceLookup;
 
 /// How long the page reuses the other replicas' counts before asking them again, so that
 /// page traffic does not multiply into peer traffic. `/visits?scope=cluster` never uses it.
@@ -91,7 +92,8 @@ pub struct Cluster {
     pod: String,
     membership: Membership,
     client: PeerClient,
-    peer_timeout: Duration,
+    /// The per-peer timeout, never longer than the deadline.
+    per_peer: Duration,
     deadline: Duration,
     metrics: PeerMetrics,
     page_snapshot: Mutex<Option<PeersSnapshot>>,
@@ -103,7 +105,7 @@ impl std::fmt::Debug for Cluster {
         f.debug_struct("Cluster")
             .field("pod", &self.pod)
             .field("membership", &self.membership)
-            .field("peer_timeout", &self.peer_timeout)
+            .field("per_peer", &self.per_peer)
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
@@ -141,7 +143,7 @@ impl Cluster {
             pod: settings.discovery.pod_name.to_string(),
             membership,
             client,
-            peer_timeout: settings.peer_timeout,
+            per_peer,
             deadline: settings.cluster_deadline,
             metrics,
             page_snapshot: Mutex::new(None),
@@ -193,52 +195,26 @@ impl Cluster {
     /// one outcome. Bounded by the cluster deadline whatever the peers and DNS do.
     async fn ask_peers(&self) -> Vec<PeerOutcome> {
         let deadline = tokio::time::Instant::now() + self.deadline;
-        let per_peer = self.peer_timeout.min(self.deadline);
-        let peers =
-            match &self.membership {
-                Membership::Fixed(peers) => peers.clone(),
-                Membership::HeadlessService(lookup) => {
-                    let started = Instant::now();
-                    let looked_up =
-                        match tokio::time::timeout(per_peer, self.client.resolve(lookup.host()))
-                            .await
-                        {
-                            Ok(result) => result,
-                            Err(_) => Err(PeerError::Timeout(per_peer)),
-                        };
-                    self.observe(started.elapsed(), &looked_up.as_ref().map(|_| ()));
-                    match looked_up {
-                        Ok(addresses) => lookup.members(&addresses),
-                        Err(error) => {
-                            let detail = match error {
-                                PeerError::Dns(detail) => detail,
-                                other => other.to_string(),
-                            };
-                            let error = PeerError::Dns(format!("the members of the set: {detail}"));
-                            tracing::debug!(%error, "cluster view: no members");
-                            return vec![PeerOutcome {
-                                peer: lookup.as_peer(),
-                                result: Outcome::Failed(error),
-                            }];
-                        }
-                    }
-                }
-            };
+        let peers = match &self.membership {
+            Membership::Fixed(peers) => peers.clone(),
+            Membership::HeadlessService(lookup) => match self.look_up_members(lookup).await {
+                Ok(peers) => peers,
+                Err(failed) => return vec![failed],
+            },
+        };
         let mut tasks = JoinSet::new();
         for (index, peer) in peers.iter().enumerate().filter(|(_, p)| !p.is_self) {
             let client = self.client.clone();
             let uri = peer.url.visits_uri().clone();
             let metrics = self.metrics.clone();
             let in_flight = Arc::clone(&self.in_flight);
+            let per_peer = self.per_peer;
             tasks.spawn(async move {
                 // The semaphore is never closed; if it were, asking without a slot is still
                 // bounded by the timeout.
                 let _slot = in_flight.acquire_owned().await.ok();
                 let started = Instant::now();
-                let result = match tokio::time::timeout(per_peer, client.ask_twice(&uri)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(PeerError::Timeout(per_peer)),
-                };
+                let result = within(per_peer, client.ask_twice(&uri)).await;
                 observe_peer(&metrics, started.elapsed(), &result.as_ref().map(|_| ()));
                 (index, result)
             });
@@ -279,9 +255,41 @@ impl Cluster {
             .collect()
     }
 
-    fn observe(&self, elapsed: Duration, result: &Result<(), &PeerError>) {
-        observe_peer(&self.metrics, elapsed, result);
+    /// The members the headless Service's name resolves to now, or the one outcome that
+    /// reports why they are not known.
+    async fn look_up_members(&self, lookup: &ServiceLookup) -> Result<Vec<Peer>, PeerOutcome> {
+        let started = Instant::now();
+        let looked_up = within(self.per_peer, self.client.resolve(lookup.host())).await;
+        observe_peer(
+            &self.metrics,
+            started.elapsed(),
+            &looked_up.as_ref().map(|_| ()),
+        );
+        looked_up
+            .map(|addresses| lookup.members(&addresses))
+            .map_err(|error| {
+                let detail = match error {
+                    PeerError::Dns(detail) => detail,
+                    other => other.to_string(),
+                };
+                let error = PeerError::Dns(format!("the members of the set: {detail}"));
+                tracing::debug!(%error, "cluster view: no members");
+                PeerOutcome {
+                    peer: lookup.as_peer(),
+                    result: Outcome::Failed(error),
+                }
+            })
     }
+}
+
+/// `question`, cut short after `limit` as a `PeerError::Timeout`.
+async fn within<T>(
+    limit: Duration,
+    question: impl Future<Output = Result<T, PeerError>>,
+) -> Result<T, PeerError> {
+    tokio::time::timeout(limit, question)
+        .await
+        .unwrap_or(Err(PeerError::Timeout(limit)))
 }
 
 /// A peer query (or the lookup of the members) in the peer metrics.
