@@ -106,49 +106,43 @@ pub fn assemble(self_pod: &str, local_visits: u64, outcomes: &[PeerOutcome]) -> 
     let mut pods = Vec::with_capacity(outcomes.len() + 1);
     let mut unreachable = Vec::new();
     let mut counted: HashSet<&str> = HashSet::new();
-    let mut self_counted = false;
     for PeerOutcome { peer, result } in outcomes {
         let url = peer.url.as_str();
-        let checked = match result {
-            Outcome::Itself => Ok(None),
-            Outcome::Answered(answer) if answer.pod.as_str() == self_pod => Ok(None),
-            Outcome::Answered(answer) => Ok(Some(answer)),
-            Outcome::Failed(error) => Err(error.clone()),
-        };
-        match checked {
+        let answer = match result {
+            Outcome::Failed(error) => {
+                unreachable.push(Unreachable {
+                    url: url.to_owned(),
+                    error: error.to_string(),
+                });
+                continue;
+            }
+            Outcome::Answered(answer) if answer.pod.as_str() != self_pod => answer,
             // Ourselves, listed or under another address: our local count, once.
-            Ok(None) => {
-                if !self_counted {
+            Outcome::Itself | Outcome::Answered(_) => {
+                if counted.insert(self_pod) {
                     pods.push(PodCount {
                         pod: self_pod.to_owned(),
                         visits: local_visits,
                         url: Some(url.to_owned()),
                     });
-                    self_counted = true;
-                    counted.insert(self_pod);
                 }
+                continue;
             }
-            Ok(Some(answer)) if counted.contains(answer.pod.as_str()) => {
-                unreachable.push(Unreachable {
-                    url: url.to_owned(),
-                    error: PeerError::Duplicate(answer.pod.to_string()).to_string(),
-                });
-            }
-            Ok(Some(answer)) => {
-                counted.insert(answer.pod.as_str());
-                pods.push(PodCount {
-                    pod: answer.pod.to_string(),
-                    visits: answer.visits,
-                    url: Some(url.to_owned()),
-                });
-            }
-            Err(error) => unreachable.push(Unreachable {
+        };
+        if counted.insert(answer.pod.as_str()) {
+            pods.push(PodCount {
+                pod: answer.pod.to_string(),
+                visits: answer.visits,
+                url: Some(url.to_owned()),
+            });
+        } else {
+            unreachable.push(Unreachable {
                 url: url.to_owned(),
-                error: error.to_string(),
-            }),
+                error: PeerError::Duplicate(answer.pod.to_string()).to_string(),
+            });
         }
     }
-    if !self_counted {
+    if !counted.contains(self_pod) {
         pods.insert(
             0,
             PodCount {
