@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use app_rust::cli::{self, CliSettings, Invocation, LoadArgs, RestoreArgs};
+use app_rust::cli::{self, CliSettings, Invocation, LoadArgs, ProbeArgs, RestoreArgs};
 use app_rust::store::{self, Replaced};
 use app_rust::{Application, Config, load, probe, shutdown_signal, telemetry};
 
@@ -11,20 +11,7 @@ fn main() -> ExitCode {
         Invocation::CheckConfig(settings) => check_config(&settings),
         Invocation::Load(args) => load(&args),
         Invocation::Restore(args) => restore(&args),
-        Invocation::Probe(args) => {
-            let Some(runtime) = small_runtime("probe") else {
-                return ExitCode::FAILURE;
-            };
-            let outcomes = runtime.block_on(probe::run(&args));
-            for outcome in &outcomes {
-                println!("{}", outcome.line());
-            }
-            if outcomes.iter().all(probe::ProbeOutcome::is_success) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        Invocation::Probe(args) => probe(&args),
     }
 }
 
@@ -39,6 +26,21 @@ fn small_runtime(subcommand: &str) -> Option<tokio::runtime::Runtime> {
             eprintln!("app-rust {subcommand}: cannot start the async runtime: {error}");
             None
         }
+    }
+}
+
+fn probe(args: &ProbeArgs) -> ExitCode {
+    let Some(runtime) = small_runtime("probe") else {
+        return ExitCode::FAILURE;
+    };
+    let outcomes = runtime.block_on(probe::run(args));
+    for outcome in &outcomes {
+        println!("{}", outcome.line());
+    }
+    if outcomes.iter().all(probe::ProbeOutcome::is_success) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -6,53 +6,43 @@ use std::time::{Duration, Instant};
 use hyper::StatusCode;
 
 use crate::cli::ProbeArgs;
-use crate::fetch::{Connections, Fetcher, parse_url};
+use crate::fetch::{Connections, FetchError, Fetcher, parse_url};
 
 /// Delay between tries while waiting.
 const RETRY_DELAY: Duration = Duration::from_millis(100);
-
-pub use crate::fetch::FetchError as ProbeError;
 
 /// The outcome for one URL.
 #[derive(Debug)]
 pub struct ProbeOutcome {
     pub url: String,
-    pub result: Result<StatusCode, ProbeError>,
+    pub result: Result<StatusCode, FetchError>,
     pub tries: u32,
     pub elapsed: Duration,
 }
 
 impl ProbeOutcome {
     pub fn is_success(&self) -> bool {
-        matches!(&self.result, Ok(status) if status.is_success())
+        succeeded(&self.result)
     }
 
     /// The line printed for this URL.
     pub fn line(&self) -> String {
-        let ms = self.elapsed.as_millis();
-        match &self.result {
-            Ok(status) if status.is_success() => {
-                format!(
-                    "ok {} {} ({} ms, {} tries)",
-                    self.url,
-                    status.as_u16(),
-                    ms,
-                    self.tries
-                )
-            }
-            Ok(status) => format!(
-                "FAIL {} answered {} ({} ms, {} tries)",
-                self.url,
-                status.as_u16(),
-                ms,
-                self.tries
-            ),
-            Err(error) => format!(
-                "FAIL {} {} ({} ms, {} tries)",
-                self.url, error, ms, self.tries
-            ),
-        }
+        let verdict = match &self.result {
+            Ok(status) if status.is_success() => format!("ok {} {}", self.url, status.as_u16()),
+            Ok(status) => format!("FAIL {} answered {}", self.url, status.as_u16()),
+            Err(error) => format!("FAIL {} {error}", self.url),
+        };
+        format!(
+            "{verdict} ({} ms, {} tries)",
+            self.elapsed.as_millis(),
+            self.tries
+        )
     }
+}
+
+/// A probe passes on a 2xx answer.
+fn succeeded(result: &Result<StatusCode, FetchError>) -> bool {
+    matches!(result, Ok(status) if status.is_success())
 }
 
 /// Probes every URL (concurrently) and returns the outcomes in the order given.
@@ -69,7 +59,7 @@ pub async fn run(args: &ProbeArgs) -> Vec<ProbeOutcome> {
     for (task, url) in tasks.collect::<Vec<_>>().into_iter().zip(&args.urls) {
         outcomes.push(task.await.unwrap_or_else(|join_error| ProbeOutcome {
             url: url.clone(),
-            result: Err(ProbeError::Request(join_error.to_string())),
+            result: Err(FetchError::Request(join_error.to_string())),
             tries: 0,
             elapsed: Duration::ZERO,
         }));
@@ -102,8 +92,7 @@ async fn probe_one(
             .get(&uri, timeout)
             .await
             .map(|fetched| fetched.status);
-        let success = matches!(&result, Ok(status) if status.is_success());
-        if success || started.elapsed() + RETRY_DELAY > wait {
+        if succeeded(&result) || started.elapsed() + RETRY_DELAY > wait {
             return ProbeOutcome {
                 url,
                 result,
