@@ -3,7 +3,6 @@
 //! NSS modules cannot be relied on (a scratch image has no shared libraries to load), so every
 //! HTTP client of the app (the cluster view, `probe`, `load`) resolves through this instead.
 
-use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -31,16 +30,9 @@ pub enum DnsSource {
 }
 
 /// A DNS failure, recognizable in an HTTP client's error chain.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct DnsError(pub String);
-
-impl fmt::Display for DnsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DnsError {}
 
 /// A resolver for hyper's `HttpConnector`; the caller's timeout bounds every lookup.
 #[derive(Clone)]
