@@ -129,6 +129,27 @@ impl Default for PersistMetrics {
     }
 }
 
+impl PersistMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register_with_unit(
+            "app_persist_duration",
+            "Time of one commit of the visit count to disk (write, fsync, rename, fsync dir)",
+            Unit::Seconds,
+            self.duration.clone(),
+        );
+        registry.register(
+            "app_persist_errors",
+            "Commits of the visit count that failed",
+            self.errors.clone(),
+        );
+        registry.register(
+            "app_persist_batch_size",
+            "Visits made durable by one commit (group commit)",
+            self.batch_size.clone(),
+        );
+    }
+}
+
 impl CommitObserver for PersistMetrics {
     fn on_commit(&self, elapsed: Duration, batch_size: usize, ok: bool) {
         self.duration.observe(elapsed.as_secs_f64());
@@ -194,22 +215,7 @@ impl Metrics {
             Unit::Seconds,
             durations.clone(),
         );
-        registry.register_with_unit(
-            "app_persist_duration",
-            "Time of one commit of the visit count to disk (write, fsync, rename, fsync dir)",
-            Unit::Seconds,
-            persist.duration.clone(),
-        );
-        registry.register(
-            "app_persist_errors",
-            "Commits of the visit count that failed",
-            persist.errors.clone(),
-        );
-        registry.register(
-            "app_persist_batch_size",
-            "Visits made durable by one commit (group commit)",
-            persist.batch_size.clone(),
-        );
+        persist.register(&mut registry);
         registry.register(
             "app_build",
             "Build information",
