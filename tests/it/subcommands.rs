@@ -4,13 +4,19 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Response;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::common::{self, BinApp, TestApp, file_count, run_bin, temp_dir};
 
 /// `app-rust ARGS` run off the async runtime.
-async fn bin(args: Vec<String>) -> std::process::Output {
+async fn bin(args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run_bin(&args, &[])
@@ -31,31 +37,15 @@ async fn counting_server() -> (String, Arc<AtomicUsize>) {
     let connections = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&connections);
     tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let n = counted.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut head = Vec::new();
-                loop {
-                    let Ok(read) = stream.read(&mut buf).await else {
-                        return;
-                    };
-                    if read == 0 {
-                        return;
-                    }
-                    head.extend_from_slice(&buf[..read]);
-                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                        head.drain(..end + 4);
-                        let answer = format!(
-                            "HTTP/1.1 200 OK\r\nX-Served-By: pod-{}\r\nContent-Length: 2\r\n\r\nok",
-                            n % 3
-                        );
-                        if stream.write_all(answer.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                }
+        while let Ok((stream, _)) = listener.accept().await {
+            let pod = format!("pod-{}", counted.fetch_add(1, Ordering::SeqCst) % 3);
+            let answer = service_fn(move |_request| {
+                let response = Response::builder()
+                    .header("x-served-by", pod.as_str())
+                    .body(Full::new(Bytes::from_static(b"ok")));
+                async move { response }
             });
+            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), answer));
         }
     });
     (url, connections)
@@ -64,13 +54,7 @@ async fn counting_server() -> (String, Arc<AtomicUsize>) {
 #[tokio::test]
 async fn load_opens_a_new_connection_per_request_and_counts_by_pod() {
     let (url, connections) = counting_server().await;
-    let output = bin(vec![
-        "load".into(),
-        url.clone(),
-        "--requests".into(),
-        "7".into(),
-    ])
-    .await;
+    let output = bin(&["load", &url, "--requests", "7"]).await;
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
     assert_eq!(
@@ -94,13 +78,13 @@ async fn load_opens_a_new_connection_per_request_and_counts_by_pod() {
 async fn load_counts_real_visits_on_the_app() {
     let dir = temp_dir();
     let app = TestApp::spawn(dir.path()).await;
-    let output = bin(vec![
-        "load".into(),
-        app.url("/"),
-        "--requests".into(),
-        "12".into(),
-        "--concurrency".into(),
-        "4".into(),
+    let output = bin(&[
+        "load",
+        &app.url("/"),
+        "--requests",
+        "12",
+        "--concurrency",
+        "4",
     ])
     .await;
     let stdout = text(&output.stdout);
@@ -113,13 +97,7 @@ async fn load_counts_real_visits_on_the_app() {
 #[tokio::test]
 async fn load_fails_on_any_failed_request_and_on_bad_input() {
     // Nothing listens on port 1 of 127.0.0.1: every connection is refused.
-    let output = bin(vec![
-        "load".into(),
-        "http://127.0.0.1:1/".into(),
-        "--requests".into(),
-        "3".into(),
-    ])
-    .await;
+    let output = bin(&["load", "http://127.0.0.1:1/", "--requests", "3"]).await;
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("0 answered 2xx, 3 failed"), "{stdout}");
@@ -130,9 +108,7 @@ async fn load_fails_on_any_failed_request_and_on_bad_input() {
         (vec!["--requests", "100001"], "--requests"),
         (vec!["--concurrency", "0"], "--concurrency"),
     ] {
-        let mut all = vec!["load".to_owned(), "http://127.0.0.1:1/".to_owned()];
-        all.extend(args.iter().map(|a| (*a).to_owned()));
-        let output = bin(all).await;
+        let output = bin(&[&["load", "http://127.0.0.1:1/"], &args[..]].concat()).await;
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(
             text(&output.stderr).contains(complaint),
@@ -140,7 +116,7 @@ async fn load_fails_on_any_failed_request_and_on_bad_input() {
             text(&output.stderr)
         );
     }
-    let output = bin(vec!["load".into(), "ftp://example/".into()]).await;
+    let output = bin(&["load", "ftp://example/"]).await;
     assert_eq!(output.status.code(), Some(2));
     assert!(
         text(&output.stderr).contains("only http://"),
@@ -154,13 +130,7 @@ async fn load_reports_non_2xx_answers_as_failures() {
     let dir = temp_dir();
     std::fs::write(dir.path().join("visits"), format!("{}\n", u64::MAX)).expect("write");
     let app = TestApp::spawn(dir.path()).await;
-    let output = bin(vec![
-        "load".into(),
-        app.url("/"),
-        "--requests".into(),
-        "2".into(),
-    ])
-    .await;
+    let output = bin(&["load", &app.url("/"), "--requests", "2"]).await;
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAILED 2 x HTTP 503"), "{stdout}");
