@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-
+from allowlist import Unsupported, require  # noqa: F401  (tests use Unsupported through this module)
 from plan import (  # noqa: F401  (tests use them through this module)
     INSTANCE_LABEL,
     POD_LABEL,
@@ -54,17 +54,13 @@ from plan import (  # noqa: F401  (tests use them through this module)
     ROOT,
     RUN_LABEL,
     NotReady,
-    PodSpec,
     StatefulSetPlan,
-    Unsupported,
     derive,
     helm_binary,
     helm_template,
     is_hook,
-    env_value,
-    require,
-    volume_files,
 )
+from pod import PodSpec, env_value, volume_files
 
 
 # --------------------------------------------------------------------------------------------
