@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,12 @@ assert len(LONG_RELEASE) == 60
 MAX_RELEASE = LONG_RELEASE[:53].rstrip("-")
 assert len(MAX_RELEASE) == 53
 
+# The oldest and newest Kubernetes releases the chart supports: the oldest is the chart's
+# kubeVersion, both are the kind workflow's matrix. Helm 3 and Helm 4 assume different versions
+# when none is given (1.32 and 1.35), so the matrix names one.
+OLDEST_KUBE = "1.32.0"
+NEWEST_KUBE = "1.37.0"
+
 SERVICE_MONITOR_API = ["monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"]
 
 
@@ -43,6 +49,7 @@ class Case:
     namespace: str = "default"
     api_versions: tuple[str, ...] = ()
     set_args: tuple[str, ...] = field(default=())
+    kube_version: str = NEWEST_KUBE
 
 
 CASES = [
@@ -73,6 +80,7 @@ def template_args(case: Case, chart: Path = CHART) -> list[str]:
         values_files=[VALUES_DIR / case.values],
         set_values=list(case.set_args),
         api_versions=list(case.api_versions),
+        kube_version=case.kube_version,
     )[1:]
 
 
@@ -129,12 +137,12 @@ def helm3() -> str:
 
 @pytest.fixture(scope="session")
 def render(helm4):
-    """render(case_name) -> Rendered, cached per session (Helm 4)."""
+    """render(case_name, kube_version=NEWEST_KUBE) -> Rendered, cached per session (Helm 4)."""
 
-    def _render(name: str) -> Rendered:
-        key = ("helm4", name)
+    def _render(name: str, kube_version: str = NEWEST_KUBE) -> Rendered:
+        key = ("helm4", name, kube_version)
         if key not in _cache:
-            case = CASES_BY_NAME[name]
+            case = replace(CASES_BY_NAME[name], kube_version=kube_version)
             _cache[key] = Rendered(case, helm_template(helm4, case))
         return _cache[key]
 
@@ -154,7 +162,7 @@ def env_base() -> dict:
     return dict(os.environ)
 
 
-K8S_VERSIONS = ["1.30.0", "1.35.0"]
+K8S_VERSIONS = [OLDEST_KUBE, NEWEST_KUBE]
 CASE_NAMES = [c.name for c in CASES]
 # Keys the app accepts in its config file (docs/CONTRACT.md, "Settings").
 CONTRACT_FILE_KEYS = {

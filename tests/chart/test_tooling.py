@@ -37,7 +37,7 @@ def test_helm3_and_helm4_render_the_same(case_name, helm3, render):
 @pytest.mark.parametrize("k8s", K8S_VERSIONS)
 @pytest.mark.parametrize("case_name", CASE_NAMES)
 def test_kubernetes_validate_strict(case_name, k8s, render, tmp_path):
-    r = render(case_name)
+    r = render(case_name, k8s)
     manifest = tmp_path / f"{case_name}.yaml"
     manifest.write_text(r.text)
     proc = run([tool("kubernetes-validate"), "--strict", "-k", k8s, str(manifest)], check=False)
@@ -145,3 +145,41 @@ def test_readme_parameters_table_is_generated_from_values(tmp_path):
         "charts/app-rust/README.md parameters table is stale: run "
         "readme-generator --values charts/app-rust/values.yaml --readme charts/app-rust/README.md"
     )
+
+
+def table_rows(readme: str) -> dict[str, str]:
+    """Name -> Value cell of every row of the README's parameter tables."""
+    rows = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and cells[2].startswith("`"):
+            rows[cells[0].strip("`")] = cells[2][1:-1]
+    return rows
+
+
+def value_at(values, path: str):
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        values = values[int(part[1:-1])] if part.startswith("[") else values[part]
+    return values
+
+
+def shown(value) -> str:
+    """How readme-generator prints a value: scalars as YAML writes them, lists and maps as JSON."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value) if value != "" else '""'
+
+
+def test_readme_parameters_table_shows_the_real_defaults():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    rows = table_rows((CHART / "README.md").read_text())
+    assert len(rows) > 100, "the parameter tables were not found"
+    wrong = {name: (cell, shown(value_at(values, name))) for name, cell in rows.items()
+             if cell != shown(value_at(values, name))}
+    # A [object]/[array] modifier prints {} or [] whatever the default holds: that hid the
+    # security contexts, the resources, the access modes and the Ingress host.
+    assert not wrong, f"parameter table cells that are not the default in values.yaml (cell, real): {wrong}"

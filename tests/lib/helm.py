@@ -43,9 +43,12 @@ def template_command(
     set_json: list[str] = (),
     api_versions: list[str] = (),
     extra: list[str] = (),
+    kube_version: str | None = None,
 ) -> list[str]:
     """The `helm template` command line for these inputs."""
     cmd = [helm, "template", release, str(chart), "--namespace", namespace]
+    if kube_version:
+        cmd += ["--kube-version", kube_version]
     for f in values_files:
         cmd += ["-f", str(f)]
     for api in api_versions:

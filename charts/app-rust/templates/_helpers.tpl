@@ -300,3 +300,20 @@ stringData:
   {{ $key }}: {{ index $.Values.secret.stringData $key | toString | quote }}
   {{- end }}
 {{- end -}}
+
+{{/*
+"true" when the cluster's MaxUnavailableStatefulSet feature gate is on: what the user declares in
+kubernetesFeatureGates, or else the default of the cluster's Kubernetes version. The gate was
+alpha (off) in 1.24–1.34, beta and on in 1.35.0–1.35.3 (kubernetes#133153), off again from
+1.35.4 and in 1.36 after a regression under Parallel pod management (kubernetes#137904,
+#137926), and on from 1.37 with the fix (kubernetes#137666, #139466). Where the gate is off the
+API server drops the field without a word, so the chart renders it only where it takes effect.
+*/}}
+{{- define "app-rust.maxUnavailableGateOn" -}}
+{{- $declared := .Values.kubernetesFeatureGates.maxUnavailableStatefulSet -}}
+{{- if kindIs "invalid" $declared -}}
+{{- semverCompare ">=1.35.0-0 <1.35.4-0 || >=1.37.0-0" .Capabilities.KubeVersion.Version -}}
+{{- else -}}
+{{- $declared -}}
+{{- end -}}
+{{- end -}}

@@ -13,6 +13,10 @@ run on every install, upgrade and template.
 {{- if and .Values.persistence.enabled (has "ReadWriteOncePod" .Values.persistence.accessModes) (gt (len .Values.persistence.accessModes) 1) -}}
 {{- fail "persistence.accessModes: ReadWriteOncePod cannot be combined with other access modes" -}}
 {{- end -}}
+{{- $rolling := .Values.updateStrategy.rollingUpdate | default dict -}}
+{{- if and (eq .Values.updateStrategy.type "RollingUpdate") (not (kindIs "invalid" $rolling.maxUnavailable)) (ne (include "app-rust.maxUnavailableGateOn" .) "true") -}}
+{{- fail (printf "updateStrategy.rollingUpdate.maxUnavailable has no effect on Kubernetes %s: the MaxUnavailableStatefulSet feature gate is off by default there (on in 1.35.0-1.35.3 and from 1.37), and the API server would drop the field silently. Remove it, or set kubernetesFeatureGates.maxUnavailableStatefulSet=true if your cluster turns the gate on" .Capabilities.KubeVersion.Version) -}}
+{{- end -}}
 {{- if and .Values.vault.enabled (not .Values.vault.role) -}}
 {{- fail "vault.role is required when vault.enabled is true" -}}
 {{- end -}}
