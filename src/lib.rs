@@ -20,4 +20,4 @@ pub mod validated;
 
 pub use config::Config;
 pub use routes::app;
-pub use server::{Application, shutdown_signal};
+pub use server::{Application, StopRequests};

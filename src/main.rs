@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use app_rust::cli::{self, CliSettings, Invocation, LoadArgs, ProbeArgs, RestoreArgs};
 use app_rust::store::{self, Replaced};
-use app_rust::{Application, Config, load, probe, shutdown_signal, telemetry};
+use app_rust::{Application, Config, StopRequests, load, probe, telemetry};
 
 fn main() -> ExitCode {
     match cli::parse() {
@@ -134,10 +134,8 @@ fn run(config: Config) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let application = Application::build(config).await.context("startup failed")?;
-        application
-            .run_until_stopped(shutdown_signal())
-            .await
-            .context("shutdown failed")?;
+        let stop = StopRequests::os_signals().context("cannot listen for SIGTERM and SIGINT")?;
+        application.run(stop).await.context("shutdown failed")?;
         Ok(())
     })
 }

@@ -1,6 +1,8 @@
 //! Startup and the connection loop: `Application::build` opens the store and binds the listener;
-//! `run_until_stopped` serves HTTP/1.1 with bounded header read time and head size until the
-//! shutdown signal, then drains in-flight requests with a bound and closes the store.
+//! `run` serves HTTP/1.1 with bounded header read time and head size until a stop request, then
+//! shuts down as a lame duck: not ready at once, still serving for `shutdownDelayMs` (so that
+//! endpoint removal reaches kube-proxy and proxies before the listener closes), then drains
+//! in-flight requests with a bound and closes the store.
 
 use std::future::Future;
 use std::io;
@@ -13,6 +15,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::Config;
@@ -118,12 +121,19 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then: readiness off, stop accepting, drain in-flight
-    /// requests (bounded by `shutdownTimeoutMs`), write the final count, return.
+    /// Serves until `shutdown` resolves, then shuts down as [`Application::run`] does (a
+    /// single stop request: the shutdown delay runs in full).
     pub async fn run_until_stopped(
         self,
-        shutdown: impl Future<Output = ()> + Send,
+        shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
+        self.run(StopRequests::after(shutdown)).await
+    }
+
+    /// Serves until the first stop request, then: readiness off; keep accepting and serving
+    /// for `shutdownDelayMs` (a further stop request cuts it short); stop accepting; drain
+    /// in-flight requests (bounded by `shutdownTimeoutMs`); write the final count; return.
+    pub async fn run(self, mut stop: StopRequests) -> Result<(), ServeError> {
         let Application {
             listener,
             port,
@@ -141,6 +151,24 @@ impl Application {
             .header_read_timeout(config.header_read_timeout)
             .max_buf_size(config.max_header_bytes);
         let graceful = GracefulShutdown::new();
+        let serve = |accepted: io::Result<(tokio::net::TcpStream, SocketAddr)>| {
+            let stream = match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(error) => return Err(error),
+            };
+            let _ = stream.set_nodelay(true);
+            let service = TowerToHyperService::new(router.clone());
+            let connection = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(error = %error, "connection ended with an error");
+                }
+            });
+            Ok(())
+        };
 
         tracing::info!(
             listen = %config.listen,
@@ -151,37 +179,41 @@ impl Application {
             "serving"
         );
 
-        tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                () = &mut shutdown => break,
+                () = stop.next() => break,
                 accepted = listener.accept() => {
-                    let (stream, _peer) = match accepted {
-                        Ok(accepted) => accepted,
-                        Err(error) => {
-                            // Out of file descriptors and similar: back off instead of spinning.
-                            tracing::warn!(%error, "accepting a connection failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let service = TowerToHyperService::new(router.clone());
-                    let connection = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .into_owned();
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::debug!(error = %error, "connection ended with an error");
-                        }
-                    });
+                    if let Err(error) = serve(accepted) {
+                        accept_failed(error).await;
+                    }
                 }
             }
         }
 
         let started = Instant::now();
         state.begin_shutdown();
+        if !config.shutdown_delay.is_zero() {
+            tracing::info!(
+                delay_ms = config.shutdown_delay.as_millis() as u64,
+                "shutdown: not ready; still serving for the shutdown delay"
+            );
+            let delay = tokio::time::sleep(config.shutdown_delay);
+            tokio::pin!(delay);
+            loop {
+                tokio::select! {
+                    () = &mut delay => break,
+                    () = stop.next() => {
+                        tracing::info!("shutdown: a second stop request skips the rest of the delay");
+                        break;
+                    }
+                    accepted = listener.accept() => {
+                        if let Err(error) = serve(accepted) {
+                            accept_failed(error).await;
+                        }
+                    }
+                }
+            }
+        }
         drop(listener);
         tracing::info!(
             in_flight_connections = graceful.count(),
@@ -212,19 +244,58 @@ impl Application {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGTERM; only SIGINT will stop the server");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// Out of file descriptors and similar: back off instead of spinning.
+async fn accept_failed(error: io::Error) {
+    tracing::warn!(%error, "accepting a connection failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// Requests to stop the server: the first starts the shutdown, any later one cuts the
+/// shutdown delay short (a second SIGTERM, or Ctrl-C pressed twice).
+pub struct StopRequests(mpsc::UnboundedReceiver<()>);
+
+impl StopRequests {
+    /// A sender that requests a stop each time it sends, and the requests it makes.
+    pub fn channel() -> (mpsc::UnboundedSender<()>, StopRequests) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        (sender, StopRequests(receiver))
+    }
+
+    /// One stop request, when `shutdown` resolves.
+    pub fn after(shutdown: impl Future<Output = ()> + Send + 'static) -> StopRequests {
+        let (sender, requests) = StopRequests::channel();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = sender.send(());
+        });
+        requests
+    }
+
+    /// A stop request for each SIGTERM and SIGINT.
+    pub fn os_signals() -> io::Result<StopRequests> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let (sender, requests) = StopRequests::channel();
+        tokio::spawn(async move {
+            loop {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = interrupt.recv() => "SIGINT",
+                };
+                tracing::info!(signal = name, "shutdown requested");
+                if sender.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(requests)
+    }
+
+    /// The next request; never resolves once no more can come.
+    async fn next(&mut self) {
+        if self.0.recv().await.is_none() {
+            std::future::pending::<()>().await;
         }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutdown requested"),
-        _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "shutdown requested"),
     }
 }

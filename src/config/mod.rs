@@ -62,6 +62,8 @@ pub struct Config {
     pub header_read_timeout: Duration,
     pub max_header_bytes: usize,
     pub max_body_bytes: usize,
+    #[serde(rename = "shutdownDelayMs", serialize_with = "serialize_ms")]
+    pub shutdown_delay: Duration,
     #[serde(rename = "shutdownTimeoutMs", serialize_with = "serialize_ms")]
     pub shutdown_timeout: Duration,
     pub peers: Vec<PeerUrl>,
@@ -193,6 +195,7 @@ impl Config {
             max_body_bytes: given
                 .max_body_bytes
                 .parse(|v| in_range(*v, 0, MAX_MAX_BODY_BYTES, "bytes"))?,
+            shutdown_delay: given.shutdown_delay_ms.parse(millis_or_zero)?,
             shutdown_timeout: given.shutdown_timeout_ms.parse(millis)?,
             peers: parse_optional(&given.peers, |urls| {
                 urls.iter().map(|url| PeerUrl::parse(url)).collect()
@@ -257,6 +260,11 @@ fn in_range(value: u64, min: u64, max: u64, unit: &str) -> Result<usize, String>
 
 fn millis(ms: &u64) -> Result<Duration, String> {
     in_range(*ms, 1, MAX_DURATION_MS, "milliseconds").map(|_| Duration::from_millis(*ms))
+}
+
+/// A duration where 0 means "none" (the shutdown delay).
+fn millis_or_zero(ms: &u64) -> Result<Duration, String> {
+    in_range(*ms, 0, MAX_DURATION_MS, "milliseconds").map(|_| Duration::from_millis(*ms))
 }
 
 /// This machine's hostname (the pod name in Kubernetes), or "unknown" when it cannot be read.

@@ -318,6 +318,9 @@ settings! {
         /// Bound on the request body size; larger bodies get 413.
         max_body_bytes: u64 = "16384",
             flag "max-body-bytes", env "APP_MAX_BODY_BYTES", key "maxBodyBytes", value "BYTES";
+        /// Time to keep serving after a stop request, while not ready, before the listener closes (lame duck: endpoint removal reaches kube-proxy and proxies meanwhile). 0 closes at once.
+        shutdown_delay_ms: u64 = "0",
+            flag "shutdown-delay-ms", env "APP_SHUTDOWN_DELAY_MS", key "shutdownDelayMs", value "MS";
         /// Bound on draining in-flight requests at shutdown.
         shutdown_timeout_ms: u64 = "10000",
             flag "shutdown-timeout-ms", env "APP_SHUTDOWN_TIMEOUT_MS", key "shutdownTimeoutMs", value "MS";

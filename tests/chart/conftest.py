@@ -167,7 +167,7 @@ CASE_NAMES = [c.name for c in CASES]
 # Keys the app accepts in its config file (docs/CONTRACT.md, "Settings").
 CONTRACT_FILE_KEYS = {
     "listen", "dataDir", "timezone", "greeting", "logFormat", "logLevel", "requestTimeoutMs",
-    "headerReadTimeoutMs", "maxHeaderBytes", "maxBodyBytes", "shutdownTimeoutMs", "peers",
+    "headerReadTimeoutMs", "maxHeaderBytes", "maxBodyBytes", "shutdownDelayMs", "shutdownTimeoutMs", "peers",
     "peerService", "namespace", "clusterDomain", "peerTimeoutMs",
     "clusterDeadlineMs",
 }

@@ -87,8 +87,10 @@ def test_kube_version_constraint_is_the_oldest_supported_release(helm_name):
 @pytest.mark.parametrize(
     "bad, complaint",
     [
-        (("terminationGracePeriodSeconds=5",), "must exceed config.shutdownTimeoutMs"),
-        (("terminationGracePeriodSeconds=20", "config.shutdownTimeoutMs=20000"), "must exceed config.shutdownTimeoutMs"),
+        (("terminationGracePeriodSeconds=5",), "must exceed config.shutdownDelayMs + config.shutdownTimeoutMs"),
+        (("terminationGracePeriodSeconds=20", "config.shutdownTimeoutMs=20000"), "must exceed config.shutdownDelayMs + config.shutdownTimeoutMs"),
+        # The defaults (5000 + 10000 ms) fit in 30 s; 15 s leaves the kubelet no time.
+        (("terminationGracePeriodSeconds=15",), "(5000 + 10000 ms)"),
         (("hooks.activeDeadlineSeconds=60",), "must exceed hooks.postInstall.waitMs"),
         (("persistence.accessModes={ReadWriteOncePod,ReadWriteOnce}",), "ReadWriteOncePod"),
     ],

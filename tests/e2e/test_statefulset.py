@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -180,6 +183,46 @@ def test_5_deleting_pod_1_keeps_its_count_on_its_claim(run, ledger):
     assert file_counts(run) == before
     send_visits(run, {1: 1}, ledger)
     assert file_counts(run)[1] == before[1] + 1
+
+
+def test_5b_a_pod_deleted_under_steady_visits_serves_them_all_during_its_shutdown_delay(run, ledger):
+    """Replica run (podman), not Kubernetes: `kubectl delete pod app-rust-1` while a client
+    keeps sending visits to that pod, a new connection each, as kube-proxy keeps doing until it
+    learns that the endpoint is terminating. With the chart's config.shutdownDelayMs the pod
+    stays reachable (not ready) for the delay after SIGTERM: every one of those visits is served
+    and counted."""
+    pod = run.pods[1]
+    config = json.loads(replicas.podman("exec", pod.container, "cat", "/etc/app-rust-revision/config.json").stdout)
+    delay = config["shutdownDelayMs"] / 1000
+    assert delay >= 2, f"the chart's shutdown delay is {delay}s"
+    before = file_counts(run)[1]
+    url, outcomes, stop = pod.url("/"), [], threading.Event()
+
+    def visit_steadily():
+        while not stop.is_set():
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    response.read()
+                    outcomes.append(response.status)
+            except (OSError, urllib.error.URLError) as error:
+                outcomes.append(repr(error))
+            time.sleep(0.02)
+
+    visitor = threading.Thread(target=visit_steadily)
+    visitor.start()
+    time.sleep(0.3)
+    deleter = threading.Thread(target=run.delete_pod, args=(1,))
+    deleter.start()
+    # Stop sending a little before the delay ends: later visits may meet the closed listener,
+    # which is what a client of a pod past its delay would see.
+    time.sleep(delay - 0.5)
+    stop.set()
+    visitor.join()
+    deleter.join()
+    failed = [o for o in outcomes if o != 200]
+    assert len(outcomes) > 50 and not failed, f"{len(failed)} of {len(outcomes)} visits failed: {failed[:3]}"
+    ledger["sent"][1] = ledger["sent"].get(1, 0) + len(outcomes)
+    assert file_counts(run)[1] == before + len(outcomes), "every visit served during the delay is on the claim"
 
 
 def started_at(run: replicas.ReplicaRun, ordinal: int) -> tuple[str, str]:

@@ -10,6 +10,7 @@ mod concurrency;
 mod durability;
 mod hostile_input;
 mod http_api;
+mod lame_duck;
 mod page_browser;
 mod shutdown;
 mod subcommands;

@@ -4,8 +4,9 @@ run on every install, upgrade and template.
 */ -}}
 {{- define "app-rust.validateValues" -}}
 {{- $shutdownMs := int (.Values.config.shutdownTimeoutMs | default 10000) -}}
-{{- if le (mul (int .Values.terminationGracePeriodSeconds) 1000) $shutdownMs -}}
-{{- fail (printf "terminationGracePeriodSeconds (%d s) must exceed config.shutdownTimeoutMs (%d ms), or the kubelet kills replicas while they drain requests" (int .Values.terminationGracePeriodSeconds) $shutdownMs) -}}
+{{- $delayMs := int (.Values.config.shutdownDelayMs | default 0) -}}
+{{- if le (mul (int .Values.terminationGracePeriodSeconds) 1000) (add $delayMs $shutdownMs) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d s) must exceed config.shutdownDelayMs + config.shutdownTimeoutMs (%d + %d ms), or the kubelet kills replicas while they still serve or drain requests" (int .Values.terminationGracePeriodSeconds) $delayMs $shutdownMs) -}}
 {{- end -}}
 {{- if and .Values.hooks.postInstall.enabled (le (mul (int .Values.hooks.activeDeadlineSeconds) 1000) (int .Values.hooks.postInstall.waitMs)) -}}
 {{- fail (printf "hooks.activeDeadlineSeconds (%d s) must exceed hooks.postInstall.waitMs (%d ms), or the Job is killed before it reports" (int .Values.hooks.activeDeadlineSeconds) (int .Values.hooks.postInstall.waitMs)) -}}
