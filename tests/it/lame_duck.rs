@@ -74,7 +74,20 @@ async fn sigterm_under_steady_visits(delay: Duration) -> (Vec<Outcome>, u64, Vec
 
     let signalled = Instant::now();
     app.signal(Signal::TERM);
-    // Readiness during the delay, on its own connections.
+    // Readiness during the delay, on its own connections, from the moment the process has
+    // taken the signal (the kernel delivers it asynchronously; until then it is still ready).
+    let handled_by = Instant::now() + Duration::from_secs(2);
+    while !app
+        .logs()
+        .iter()
+        .any(|line| line.contains("shutdown requested"))
+    {
+        assert!(
+            Instant::now() < handled_by,
+            "SIGTERM not handled within 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let mut ready_answers = Vec::new();
     let readiness = fresh_connection_client();
     let window_end = signalled
