@@ -231,7 +231,9 @@ grep -Eq "^  $(podman inspect -f '{{.Config.Hostname}}' "$ctr2") +5$" <<<"$load_
   || fail "the summary does not name the container's pod name with 5: $load_out"
 [ "$(visits_of "$port2")" = 10 ] || fail "5 loaded visits on top of 5 should make 10, got $(visits_of "$port2")"
 ok "app-rust load from the image resolves the server's name through the network's DNS: 5 visits, 5 connections"
-probe_out="$(podman run --rm --network "$net" "$image" probe http://app-rust-under-test:8080/readyz)" \
+# --wait-ms as the hooks use it: podman's dnsmasq reloads whenever a container joins or leaves
+# the network (the load container just did) and can answer NXDOMAIN meanwhile.
+probe_out="$(podman run --rm --network "$net" "$image" probe --wait-ms 10000 http://app-rust-under-test:8080/readyz)" \
   || fail "app-rust probe by name failed inside the image: $probe_out"
 ok "app-rust probe from the image reaches the server by name (what the hooks and helm test do)"
 if podman run --rm --network "$net" "$image" load http://app-rust-nobody:8080/ --requests 2 --timeout-ms 2000 >"$work/load.out" 2>&1; then
