@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::cluster::{Cluster, ClusterError, ClusterSettings};
@@ -151,11 +151,7 @@ impl Application {
             .header_read_timeout(config.header_read_timeout)
             .max_buf_size(config.max_header_bytes);
         let graceful = GracefulShutdown::new();
-        let serve = |accepted: io::Result<(tokio::net::TcpStream, SocketAddr)>| {
-            let stream = match accepted {
-                Ok((stream, _peer)) => stream,
-                Err(error) => return Err(error),
-            };
+        let serve = |stream: TcpStream| {
             let _ = stream.set_nodelay(true);
             let service = TowerToHyperService::new(router.clone());
             let connection = builder
@@ -167,7 +163,6 @@ impl Application {
                     tracing::debug!(error = %error, "connection ended with an error");
                 }
             });
-            Ok(())
         };
 
         tracing::info!(
@@ -178,17 +173,7 @@ impl Application {
             visits = state.store().durable(),
             "serving"
         );
-
-        loop {
-            tokio::select! {
-                () = stop.next() => break,
-                accepted = listener.accept() => {
-                    if let Err(error) = serve(accepted) {
-                        accept_failed(error).await;
-                    }
-                }
-            }
-        }
+        accept_until(&listener, &serve, stop.next()).await;
 
         let started = Instant::now();
         state.begin_shutdown();
@@ -197,22 +182,15 @@ impl Application {
                 delay_ms = config.shutdown_delay.as_millis() as u64,
                 "shutdown: not ready; still serving for the shutdown delay"
             );
-            let delay = tokio::time::sleep(config.shutdown_delay);
-            tokio::pin!(delay);
-            loop {
+            let end_of_delay = async {
                 tokio::select! {
-                    () = &mut delay => break,
+                    () = tokio::time::sleep(config.shutdown_delay) => {}
                     () = stop.next() => {
                         tracing::info!("shutdown: a second stop request skips the rest of the delay");
-                        break;
-                    }
-                    accepted = listener.accept() => {
-                        if let Err(error) = serve(accepted) {
-                            accept_failed(error).await;
-                        }
                     }
                 }
-            }
+            };
+            accept_until(&listener, &serve, end_of_delay).await;
         }
         drop(listener);
         tracing::info!(
@@ -244,10 +222,26 @@ impl Application {
     }
 }
 
-/// Out of file descriptors and similar: back off instead of spinning.
-async fn accept_failed(error: io::Error) {
-    tracing::warn!(%error, "accepting a connection failed");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+/// Accepts connections and hands each to `serve` until `until` resolves.
+async fn accept_until(
+    listener: &TcpListener,
+    serve: &impl Fn(TcpStream),
+    until: impl Future<Output = ()>,
+) {
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            () = &mut until => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => serve(stream),
+                Err(error) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
 }
 
 /// Requests to stop the server: the first starts the shutdown, any later one cuts the
