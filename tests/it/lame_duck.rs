@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{BinApp, file_count, temp_dir};
+use common::{BinApp, client_keeping_idle_connections, file_count, temp_dir};
 use rustix::process::Signal;
 use tokio::sync::Mutex;
 
@@ -24,12 +24,7 @@ struct Outcome {
 /// A client that opens a new connection for every request, as a client through a Service's
 /// virtual IP does when kube-proxy picks a backend per connection.
 fn fresh_connection_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("a reqwest client")
+    client_keeping_idle_connections(0)
 }
 
 /// Sends visits one after another, each on a new connection, until `stop` is set.

@@ -112,9 +112,15 @@ pub fn peer_url(url: &str) -> app_rust::validated::PeerUrl {
 
 /// An HTTP client that only talks to 127.0.0.1 (no proxies).
 pub fn client() -> reqwest::Client {
+    client_keeping_idle_connections(128)
+}
+
+/// As `client`, keeping at most `idle` connections per host for reuse; 0 opens a new
+/// connection for every request.
+pub fn client_keeping_idle_connections(idle: usize) -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
-        .pool_max_idle_per_host(128)
+        .pool_max_idle_per_host(idle)
         .timeout(Duration::from_secs(30))
         .build()
         .expect("a reqwest client")
