@@ -48,9 +48,25 @@ class Session:
         self.report.note(f"Waited for {what}: {detail}.")
         return detail
 
+    def helm(self, *args: str) -> None:
+        """A helm command bounded by the step timeout, Helm's own and the process's."""
+        self.kube.helm(*args, "--timeout", f"{self.timeout}s", timeout=self.timeout + 60)
+
     def helm_install(self) -> None:
-        self.kube.helm("install", RELEASE, str(self.chart), *self.image_args, "--wait",
-                       "--timeout", f"{self.timeout}s", timeout=self.timeout + 60)
+        self.helm("install", RELEASE, str(self.chart), *self.image_args, "--wait")
+
+    def helm_upgrade(self, *sets: str) -> None:
+        self.helm("upgrade", RELEASE, str(self.chart), "--reuse-values", *(a for v in sets for a in ("--set", v)))
+
+    def expect_rollout_complete(self, updated: int) -> None:
+        # kubectl's StatefulSet status viewer (kubectl/pkg/polymorphichelpers/rollout_status.go)
+        # waits for every pod to be ready and every pod at or above the partition to be updated,
+        # then prints "partitioned roll out complete: N new pods have been updated...". The API
+        # server defaults rollingUpdate.partition to 0, so a full rollout prints the same line.
+        r = self.kube.kubectl("rollout", "status", f"statefulset/{RELEASE}", f"--timeout={self.timeout}s",
+                              timeout=self.timeout + 30)
+        expect(f"partitioned roll out complete: {updated} new pods have been updated" in r.stdout,
+               f"unexpected rollout status: {r.stdout}")
 
     def counts_on_disk(self, replicas: int = REPLICAS) -> dict[str, int]:
         counts = {p: visits_on_disk(self.kube, p) for p in self.pods(replicas)}
@@ -108,13 +124,13 @@ def traffic(s: Session) -> None:
     def finished():
         pod = s.kube.get_json("pod", "cluster-e2e-load") or {}
         phase = pod.get("status", {}).get("phase", "absent")
-        return phase in ("Succeeded", "Failed"), f"phase {phase}"
+        return phase in ("Succeeded", "Failed"), phase
 
     phase = s.wait("the load pod to finish", finished)
     out = s.kube.kubectl("logs", "pod/cluster-e2e-load").stdout
     s.kube.kubectl("delete", "pod", "cluster-e2e-load", "--wait=false")
     sent, ok, failed, by_pod = parse_load(out)
-    expect(phase == "phase Succeeded" and failed == 0 and ok == sent == s.requests,
+    expect(phase == "Succeeded" and failed == 0 and ok == sent == s.requests,
            f"not every request got a 2xx: {ok} of {sent} ({phase})")
     expect(len([n for n in by_pod.values() if n > 0]) >= 2, f"the Service sent every visit to one pod: {by_pod}")
     expect(sum(by_pod.values()) == s.requests, f"the pods' answers {by_pod} do not add up to {s.requests}")
@@ -173,55 +189,44 @@ def canary(s: Session) -> None:
     s.subjects = [f"statefulset/{RELEASE}", *(f"pod/{p}" for p in s.pods())]
     greeting = f"Canary {int(time.time())}"
     last = REPLICAS - 1
-    s.kube.helm("upgrade", RELEASE, str(s.chart), "--reuse-values", "--set", f"config.greeting={greeting}",
-                "--set", f"updateStrategy.rollingUpdate.partition={last}", "--timeout", f"{s.timeout}s",
-                timeout=s.timeout + 60)
-    # kubectl's StatefulSet status viewer (kubectl/pkg/polymorphichelpers/rollout_status.go)
-    # waits for every pod to be ready and every pod at or above the partition to be updated,
-    # then prints "partitioned roll out complete: N new pods have been updated...". The API
-    # server defaults rollingUpdate.partition to 0, so a full rollout prints the same line.
-    r = s.kube.kubectl("rollout", "status", f"statefulset/{RELEASE}", f"--timeout={s.timeout}s", timeout=s.timeout + 30)
-    expect(f"partitioned roll out complete: {REPLICAS - last} new pods have been updated" in r.stdout,
-           f"unexpected rollout status: {r.stdout}")
+    s.helm_upgrade(f"config.greeting={greeting}", f"updateStrategy.rollingUpdate.partition={last}")
+    s.expect_rollout_complete(REPLICAS - last)
     s.wait("the canary to be Ready", lambda: pods_ready(s.kube, s.pods()))
     current, update, by_pod = revisions(s.kube, RELEASE, s.pods())
     s.report.note(f"currentRevision {current}, updateRevision {update}, pods: {by_pod}")
     expect(current != update, "the upgrade made no new revision")
     expect(by_pod[f"{RELEASE}-{last}"] == update, f"{RELEASE}-{last} is not on the new revision {update}")
     expect(all(by_pod[p] == current for p in s.pods()[:last]), f"a pod below the partition moved: {by_pod}")
-    expect_greetings(s, {p: (greeting if p == f"{RELEASE}-{last}" else None) for p in s.pods()}, greeting)
-    s.kube.helm("upgrade", RELEASE, str(s.chart), "--reuse-values", "--set", "updateStrategy.rollingUpdate.partition=0",
-                "--timeout", f"{s.timeout}s", timeout=s.timeout + 60)
-    r = s.kube.kubectl("rollout", "status", f"statefulset/{RELEASE}", f"--timeout={s.timeout}s", timeout=s.timeout + 30)
-    expect(f"partitioned roll out complete: {REPLICAS} new pods have been updated" in r.stdout,
-           f"unexpected rollout status: {r.stdout}")
+    expect_greetings(s, greeting, {p: p == f"{RELEASE}-{last}" for p in s.pods()})
+    s.helm_upgrade("updateStrategy.rollingUpdate.partition=0")
+    s.expect_rollout_complete(REPLICAS)
     s.wait("every pod to be Ready", lambda: pods_ready(s.kube, s.pods()))
     _, update, by_pod = revisions(s.kube, RELEASE, s.pods())
     expect(set(by_pod.values()) == {update}, f"not every pod is on {update}: {by_pod}")
-    expect_greetings(s, {p: greeting for p in s.pods()}, greeting)
+    expect_greetings(s, greeting, {p: True for p in s.pods()})
     s.expect_counts_match_ledger()
 
 
-def expect_greetings(s: Session, want: dict[str, str | None], new: str) -> None:
+def expect_greetings(s: Session, greeting: str, shows: dict[str, bool]) -> None:
     """GET / from each pod (each a visit, added to the ledger): the page shows the new greeting
     exactly on the pods that should run the new revision."""
-    for pod, greeting in want.items():
+    for pod, expected in shows.items():
         page = via_pod_proxy(s.kube, pod, PORT, "/")
         s.ledger[pod] = s.ledger.get(pod, 0) + 1
-        shows_new = new in page
-        s.report.note(f"`{pod}` shows the new greeting: {shows_new}")
-        expect(shows_new == (greeting is not None), f"{pod} shows the new greeting: {shows_new}, expected {greeting is not None}")
+        shown = greeting in page
+        s.report.note(f"`{pod}` shows the new greeting: {shown}")
+        expect(shown == expected, f"{pod} shows the new greeting: {shown}, expected {expected}")
 
 
 def helm_test(s: Session) -> None:
     s.subjects = [f"pod/{RELEASE}-test"]
-    s.kube.helm("test", RELEASE, "--logs", "--timeout", f"{s.timeout}s", timeout=s.timeout + 60)
+    s.helm("test", RELEASE, "--logs")
 
 
 def uninstall_keeps_claims(s: Session) -> None:
     s.subjects = [*(f"pvc/data-{p}" for p in s.pods())]
     before = s.counts_on_disk()
-    s.kube.helm("uninstall", RELEASE, "--wait", "--timeout", f"{s.timeout}s", timeout=s.timeout + 60)
+    s.helm("uninstall", RELEASE, "--wait")
     s.wait("the pods to be gone", lambda: gone(s.kube, s.pods()))
     claims = {f"data-{p}": claim_phase(s.kube, f"data-{p}") for p in s.pods()}
     s.kube.kubectl("get", "pvc")
