@@ -48,7 +48,7 @@ PY
   echo "$name $got installed into $bin"
   if [ -n "$kubectl_name" ]; then
     mv -f "$work/kubectl" "$bin/$kubectl_name"
-    echo "$kubectl_name $("$bin/$kubectl_name" version --client -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])') installed into $bin"
+    echo "$kubectl_name installed into $bin: $("$bin/$kubectl_name" version --client | head -1)"
   fi
 }
 
