@@ -12,6 +12,7 @@ pub mod load;
 pub mod metrics;
 pub mod page;
 pub mod probe;
+pub mod readiness;
 pub mod routes;
 pub mod server;
 pub mod store;

@@ -1,6 +1,10 @@
 //! Prometheus metrics (prometheus-client): HTTP requests and latency by route and status, this
-//! replica's visit count, persistence latency, errors and batch sizes, peer queries of the
-//! cluster view, and build info.
+//! replica's visit count and readiness, persistence latency, errors and batch sizes, peer
+//! queries and answers of the cluster view, and build info.
+//!
+//! Series that alerts and dashboards select (each peer error reason, each completeness of a
+//! cluster answer) are created at zero on start, so a query for them finds a series before
+//! the first failure instead of none.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,10 +14,12 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::readiness::Readiness;
 use crate::store::{CommitObserver, VisitStore};
 
 /// Labels of `http_requests_total`. `route` is the matched route pattern, never the raw path,
@@ -52,25 +58,43 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CompletenessLabels {
+    /// `true` when every replica of the set was counted.
+    pub complete: &'static str,
+}
+
+fn completeness(complete: bool) -> CompletenessLabels {
+    CompletenessLabels {
+        complete: if complete { "true" } else { "false" },
+    }
+}
+
 fn peer_latency_histogram() -> Histogram {
     // 0.5 ms .. ~1 s: a peer in the same cluster answers in about a millisecond; the timeout
     // defaults to 300 ms.
     Histogram::new(exponential_buckets(0.0005, 2.0, 12))
 }
 
-/// The cluster view's peer queries: `app_peer_request_duration_seconds{outcome}` and
-/// `app_peer_errors_total{reason}`.
+/// The cluster view: `app_peer_request_duration_seconds{outcome}`,
+/// `app_peer_errors_total{reason}` and `app_cluster_answers_total{complete}`.
 #[derive(Debug, Clone)]
 pub struct PeerMetrics {
     durations: HistogramFamily<OutcomeLabels>,
     errors: Family<ReasonLabels, Counter>,
+    answers: Family<CompletenessLabels, Counter>,
 }
 
 impl Default for PeerMetrics {
     fn default() -> Self {
+        let answers = Family::<CompletenessLabels, Counter>::default();
+        for complete in [true, false] {
+            drop(answers.get_or_create(&completeness(complete)));
+        }
         PeerMetrics {
             durations: Family::new_with_constructor(peer_latency_histogram),
             errors: Family::default(),
+            answers,
         }
     }
 }
@@ -88,6 +112,23 @@ impl PeerMetrics {
             "Peer replicas that could not be counted, by reason",
             self.errors.clone(),
         );
+        registry.register(
+            "app_cluster_answers",
+            "Answers for the whole set (the cluster view, the page's total) by whether every replica was counted",
+            self.answers.clone(),
+        );
+    }
+
+    /// Creates the error series of every `reason` at zero.
+    pub fn expect_reasons(&self, reasons: &[&'static str]) {
+        for &reason in reasons {
+            drop(self.errors.get_or_create(&ReasonLabels { reason }));
+        }
+    }
+
+    /// One answer for the whole set, complete or not.
+    pub fn count_answer(&self, complete: bool) {
+        self.answers.get_or_create(&completeness(complete)).inc();
     }
 
     /// One peer query: `outcome` is `ok`, `timeout` or `error`; a failed one also counts
@@ -184,6 +225,30 @@ impl Collector for VisitsCollector {
     }
 }
 
+/// `app_ready`: 1 while `/readyz` answers 200, read at scrape time from the same rule.
+struct ReadyCollector {
+    readiness: Readiness,
+}
+
+impl fmt::Debug for ReadyCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadyCollector").finish_non_exhaustive()
+    }
+}
+
+impl Collector for ReadyCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let gauge = ConstGauge::new(i64::from(self.readiness.check().is_ok()));
+        let metric_encoder = encoder.encode_descriptor(
+            "app_ready",
+            "1 while this replica is ready for traffic (what /readyz answers), else 0",
+            None,
+            gauge.metric_type(),
+        )?;
+        gauge.encode(metric_encoder)
+    }
+}
+
 /// The registry and the HTTP metrics the middleware updates.
 pub struct Metrics {
     registry: Registry,
@@ -199,7 +264,7 @@ impl fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    pub fn new(persist: &PersistMetrics, store: VisitStore) -> Arc<Metrics> {
+    pub fn new(persist: &PersistMetrics, store: VisitStore, readiness: Readiness) -> Arc<Metrics> {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -225,6 +290,7 @@ impl Metrics {
             ]),
         );
         registry.register_collector(Box::new(VisitsCollector { store }));
+        registry.register_collector(Box::new(ReadyCollector { readiness }));
         let peers = PeerMetrics::default();
         peers.register(&mut registry);
         Arc::new(Metrics {

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::Config;
 use crate::metrics::{Metrics, PersistMetrics};
+use crate::readiness::Readiness;
 use crate::routes::{AppState, HttpSettings, app};
 use crate::store::fs::{FileSystem, OsFileSystem};
 use crate::store::{StoreError, VisitStore};
@@ -79,7 +80,8 @@ impl Application {
     ) -> Result<Application, StartupError> {
         let persist = PersistMetrics::default();
         let store = VisitStore::open_on(fs, &config.data_dir, Arc::new(persist.clone()))?;
-        let metrics = Metrics::new(&persist, store.clone());
+        let readiness = Readiness::new(store.clone());
+        let metrics = Metrics::new(&persist, store.clone(), readiness.clone());
         let listener = match listener {
             Some(listener) => listener,
             None => TcpListener::bind(config.listen)
@@ -100,6 +102,7 @@ impl Application {
         )?;
         let state = AppState::new(
             store,
+            readiness,
             metrics,
             Arc::new(cluster),
             HttpSettings::from_config(&config),

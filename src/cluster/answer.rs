@@ -41,6 +41,19 @@ pub enum PeerError {
 }
 
 impl PeerError {
+    /// Every value `reason` gives, so that metrics can create each series up front.
+    pub const REASONS: &'static [&'static str] = &[
+        "timeout",
+        "deadline",
+        "dns",
+        "connect",
+        "http",
+        "status",
+        "too_large",
+        "invalid_answer",
+        "duplicate",
+    ];
+
     pub fn reason(&self) -> &'static str {
         match self {
             PeerError::Timeout(_) => "timeout",
@@ -77,7 +90,26 @@ pub fn parse_answer(body: &[u8]) -> Result<PeerAnswer, PeerError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[test]
+    fn reasons_lists_the_reason_of_every_error() {
+        let every_error = [
+            PeerError::Timeout(Duration::ZERO),
+            PeerError::Deadline(Duration::ZERO),
+            PeerError::Dns(String::new()),
+            PeerError::Connect(String::new()),
+            PeerError::Http(String::new()),
+            PeerError::Status(500),
+            PeerError::TooLarge,
+            PeerError::Invalid(String::new()),
+            PeerError::Duplicate(String::new()),
+        ];
+        let reasons: Vec<&str> = every_error.iter().map(PeerError::reason).collect();
+        assert_eq!(reasons, PeerError::REASONS);
+    }
 
     #[test]
     fn parses_valid_answers() {

@@ -139,6 +139,7 @@ impl Cluster {
             ),
             Membership::Fixed(_) => {}
         }
+        metrics.expect_reasons(PeerError::REASONS);
         Ok(Cluster {
             pod: settings.discovery.pod_name.to_string(),
             membership,
@@ -163,7 +164,7 @@ impl Cluster {
     /// replica's own count. Returns within the cluster deadline.
     pub async fn view(&self, local_visits: u64) -> ClusterView {
         let outcomes = self.ask_peers().await;
-        assemble(&self.pod, local_visits, &outcomes)
+        self.assemble_counted(local_visits, &outcomes)
     }
 
     /// The cluster total for the page: this replica's fresh count plus the others' counts,
@@ -187,7 +188,17 @@ impl Cluster {
                 }
             }
         };
-        Some(assemble(&self.pod, local_visits, &outcomes).page_summary())
+        Some(
+            self.assemble_counted(local_visits, &outcomes)
+                .page_summary(),
+        )
+    }
+
+    /// The answer for the whole set, counted in `app_cluster_answers_total` by completeness.
+    fn assemble_counted(&self, local_visits: u64, outcomes: &[PeerOutcome]) -> ClusterView {
+        let view = assemble(&self.pod, local_visits, outcomes);
+        self.metrics.count_answer(view.complete);
+        view
     }
 
     /// One outcome per member of the set, in order: this replica itself, or what asking it

@@ -11,7 +11,6 @@ use super::AppState;
 use super::accept::Accept;
 use super::error::HttpError;
 use crate::page::PageView;
-use crate::store::Health;
 
 const NO_STORE: [(axum::http::HeaderName, &str); 1] = [(CACHE_CONTROL, "no-store")];
 
@@ -114,28 +113,15 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: ready when the count is loaded, the last write succeeded, a visit can still
-/// be counted, and we are not shutting down.
+/// `GET /readyz`: 200 while `Readiness` holds, 503 with the reason otherwise.
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, HttpError> {
-    let not_ready = |reason: String| {
-        Err(HttpError::new(
+    state.readiness().check().map_err(|reason| {
+        HttpError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: {reason}"),
-        ))
-    };
-    if state.is_shutting_down() {
-        return not_ready("shutting down".into());
-    }
-    match state.inner.store.health() {
-        Health::Ready => Ok("ready\n"),
-        Health::WriteFailing => {
-            not_ready("the last write of the visit count to disk failed".into())
-        }
-        Health::CountExhausted => not_ready(format!(
-            "the visit count is at its maximum ({}); no visit can be counted",
-            u64::MAX
-        )),
-    }
+        )
+    })?;
+    Ok("ready\n")
 }
 
 /// `GET /metrics`: Prometheus/OpenMetrics text.

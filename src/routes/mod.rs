@@ -12,7 +12,6 @@ mod observe;
 mod tests;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -28,6 +27,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use crate::store::VisitStore;
 use crate::validated::PodName;
 
@@ -48,7 +48,7 @@ struct Shared {
     timezone: Tz,
     request_timeout: Duration,
     max_body_bytes: usize,
-    shutting_down: AtomicBool,
+    readiness: Readiness,
 }
 
 /// The parts of the configuration the HTTP layer needs.
@@ -76,6 +76,7 @@ impl HttpSettings {
 impl AppState {
     pub fn new(
         store: VisitStore,
+        readiness: Readiness,
         metrics: Arc<Metrics>,
         cluster: Arc<Cluster>,
         settings: HttpSettings,
@@ -90,18 +91,19 @@ impl AppState {
                 timezone: settings.timezone,
                 request_timeout: settings.request_timeout,
                 max_body_bytes: settings.max_body_bytes,
-                shutting_down: AtomicBool::new(false),
+                readiness,
             }),
         }
     }
 
-    /// Makes `/readyz` answer 503 from now on (first step of a graceful shutdown).
+    /// Makes `/readyz` answer 503 and `app_ready` read 0 from now on (first step of a
+    /// graceful shutdown).
     pub fn begin_shutdown(&self) {
-        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.inner.readiness.begin_shutdown();
     }
 
-    pub fn is_shutting_down(&self) -> bool {
-        self.inner.shutting_down.load(Ordering::SeqCst)
+    pub fn readiness(&self) -> &Readiness {
+        &self.inner.readiness
     }
 
     pub fn store(&self) -> &VisitStore {

@@ -15,6 +15,7 @@ use super::{AppState, HttpSettings, X_SERVED_BY, app};
 use crate::cluster::{Cluster, ClusterSettings};
 use crate::config::Config;
 use crate::metrics::{Metrics, PersistMetrics};
+use crate::readiness::Readiness;
 use crate::store::VisitStore;
 
 struct Harness {
@@ -28,13 +29,15 @@ impl Harness {
         let config = Config::for_data_dir(dir.path());
         let persist = PersistMetrics::default();
         let store = VisitStore::open(dir.path(), Arc::new(persist.clone())).expect("store");
-        let metrics = Metrics::new(&persist, store.clone());
+        let readiness = Readiness::new(store.clone());
+        let metrics = Metrics::new(&persist, store.clone(), readiness.clone());
         let settings =
             ClusterSettings::from_config(&config, "127.0.0.1:8080".parse().expect("address"))
                 .expect("cluster settings");
         let cluster = Cluster::new(&settings, metrics.peers().clone()).expect("cluster");
         let state = AppState::new(
             store,
+            readiness,
             metrics,
             Arc::new(cluster),
             HttpSettings::from_config(&config),
@@ -161,4 +164,28 @@ async fn readiness_names_why_it_is_not_ready() {
     let (status, _, body) = harness.send(Method::GET, "/readyz", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body, "not ready: shutting down\n");
+}
+
+#[tokio::test]
+async fn metrics_report_readiness_by_the_rule_of_readyz() {
+    let harness = Harness::new();
+    let metrics = || async { harness.send(Method::GET, "/metrics", None).await.2 };
+    let text = metrics().await;
+    assert!(text.contains("\napp_ready 1\n"), "{text}");
+    // Series that alerts select exist before anything failed.
+    assert!(
+        text.contains("app_cluster_answers_total{complete=\"false\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("app_peer_errors_total{reason=\"connect\"} 0"),
+        "{text}"
+    );
+    harness.state.begin_shutdown();
+    assert_eq!(
+        harness.send(Method::GET, "/readyz", None).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let text = metrics().await;
+    assert!(text.contains("\napp_ready 0\n"), "{text}");
 }

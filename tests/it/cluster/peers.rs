@@ -122,6 +122,15 @@ async fn silent_and_garbage_peers_are_unreachable_within_the_deadline() {
     assert!(sample(r#"app_peer_errors_total{reason="too_large"}"#) >= 2.0);
     assert!(sample(r#"app_peer_request_duration_seconds_count{outcome="ok"}"#) >= 2.0);
     assert!(sample(r#"app_peer_request_duration_seconds_count{outcome="timeout"}"#) >= 2.0);
+    // Four answers for the set, all incomplete: the pages of the two visits, the cluster view
+    // and the page above. The series of a reason that never happened exists at zero, for
+    // alerts and dashboards to find.
+    assert_eq!(
+        sample(r#"app_cluster_answers_total{complete="false"}"#),
+        4.0
+    );
+    assert_eq!(sample(r#"app_cluster_answers_total{complete="true"}"#), 0.0);
+    assert_eq!(sample(r#"app_peer_errors_total{reason="duplicate"}"#), 0.0);
 
     for replica in set {
         replica.stop().await;
