@@ -36,7 +36,12 @@ assert len(MAX_RELEASE) == 53
 OLDEST_KUBE = "1.32.0"
 NEWEST_KUBE = "1.37.0"
 
-SERVICE_MONITOR_API = ["monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"]
+# What a cluster with the Prometheus Operator serves, as `helm template --api-versions`.
+MONITORING_API = [
+    "monitoring.coreos.com/v1",
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PrometheusRule",
+]
 
 
 @dataclass(frozen=True)
@@ -61,11 +66,11 @@ CASES = [
     Case("partition-canary", "partition-canary.yaml"),
     Case("retention-delete", "retention-delete.yaml"),
     Case("vault", "vault.yaml"),
-    Case("monitoring", "monitoring.yaml", api_versions=tuple(SERVICE_MONITOR_API)),
+    Case("monitoring", "monitoring.yaml", api_versions=tuple(MONITORING_API)),
     Case("long-release-name", "long-release-name.yaml", release=MAX_RELEASE),
     Case("long-fullname-override", "long-fullname-override.yaml"),
     Case("other-namespace", "other-namespace.yaml", namespace="visits-prod"),
-    Case("everything", "everything.yaml", api_versions=tuple(SERVICE_MONITOR_API)),
+    Case("everything", "everything.yaml", api_versions=tuple(MONITORING_API)),
 ]
 CASES_BY_NAME = {c.name: c for c in CASES}
 
@@ -172,7 +177,7 @@ CONTRACT_FILE_KEYS = {
     "clusterDeadlineMs",
 }
 # CRD kinds kubernetes-validate has no schema for; their fields are asserted by tests below.
-CRD_KINDS = {"ServiceMonitor"}
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
 def pod_specs(r: Rendered) -> list[tuple[str, dict]]:

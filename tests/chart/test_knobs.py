@@ -19,7 +19,11 @@ def test_every_knob_lands_where_it_should(render):
     c = r.container
     # names, namespaceOverride, labels, annotations
     assert sts["metadata"]["name"] == name
-    assert all(d["metadata"]["namespace"] == "visits-ns" for d in r.docs if d["kind"] != "ServiceMonitor")
+    # Every object in the release namespace, except those given their own namespace below.
+    own_namespace = {("ServiceMonitor", "app-rust-visits"), ("PrometheusRule", "app-rust-visits"),
+                     ("ConfigMap", "app-rust-visits-dashboard")}
+    assert all(d["metadata"]["namespace"] == "visits-ns" for d in r.docs
+               if (d["kind"], d["metadata"]["name"]) not in own_namespace)
     assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/name": "visits",
                                                "app.kubernetes.io/instance": "app-rust"}
     for d in r.docs:
@@ -120,6 +124,9 @@ def test_every_knob_lands_where_it_should(render):
     assert sm["spec"]["namespaceSelector"] == {"matchNames": ["visits-ns"]}
     assert sm["spec"]["endpoints"][0] == {"port": "http", "path": "/metrics", "interval": "1m",
                                           "scrapeTimeout": "20s", "honorLabels": True}
+    # PrometheusRule and dashboard: each in its own namespace too
+    assert r.one("PrometheusRule")["metadata"]["namespace"] == "monitoring"
+    assert r.one("ConfigMap", "app-rust-visits-dashboard")["metadata"]["namespace"] == "grafana"
 
 
 @pytest.mark.parametrize("case_name", CASE_NAMES)

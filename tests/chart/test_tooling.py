@@ -61,10 +61,11 @@ def validate_crds(docs: list[dict]) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("case_name", [c.name for c in CASES if c.api_versions])
 def test_crd_documents_validate_against_upstream_types(case_name, render):
     crds = [d for d in render(case_name).docs if d["kind"] in CRD_KINDS]
-    assert crds, "this case is meant to render a ServiceMonitor"
+    assert sorted(d["kind"] for d in crds) == ["PrometheusRule", "ServiceMonitor"], case_name
     proc = validate_crds(crds)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("OK monitoring.coreos.com/v1/ServiceMonitor") == len(crds)
+    assert sorted(proc.stdout.splitlines()) == sorted(
+        f"OK {d['apiVersion']}/{d['kind']} {d['metadata']['name']}" for d in crds)
 
 
 def test_crd_validator_rejects_a_broken_service_monitor(render):

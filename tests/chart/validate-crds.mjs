@@ -2,7 +2,8 @@
 // kubernetes-validate has no schema for, with validators generated from the upstream API types
 // (@kubernetes-models/prometheus-operator, installed by scripts/tools/install-crd-validator.sh).
 // These validators check types, enums, patterns and required fields, but they do not reject
-// unknown fields: tests/chart/test_chart.py asserts the exact ServiceMonitor fields instead.
+// unknown fields: the chart tests assert the exact ServiceMonitor fields and the PrometheusRule's
+// keys against the upstream types instead (tests/chart/test_monitoring.py).
 // Prints one line per document; exits 1 if any document is invalid or of an unknown CRD kind.
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -15,6 +16,7 @@ if (!tools) {
 const models = path.join(tools, "npm/crd-validator/node_modules/@kubernetes-models/prometheus-operator");
 const kinds = {
   "monitoring.coreos.com/v1/ServiceMonitor": "monitoring.coreos.com/v1/ServiceMonitor.js",
+  "monitoring.coreos.com/v1/PrometheusRule": "monitoring.coreos.com/v1/PrometheusRule.js",
 };
 
 let input = "";

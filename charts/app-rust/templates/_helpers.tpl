@@ -317,3 +317,16 @@ API server drops the field without a word, so the chart renders it only where it
 {{- $declared -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+PromQL label matchers (without braces) that select this release's series in Prometheus: by
+default the `namespace` and `service` labels the Prometheus Operator gives the targets of the
+chart's ServiceMonitor, which selects the headless Service.
+*/}}
+{{- define "app-rust.seriesSelector" -}}
+{{- with .Values.metrics.prometheusRule.seriesSelector -}}
+{{- . -}}
+{{- else -}}
+namespace={{ include "app-rust.namespace" . | quote }},service={{ include "app-rust.headlessServiceName" . | quote }}
+{{- end -}}
+{{- end -}}

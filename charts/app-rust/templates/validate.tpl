@@ -18,6 +18,9 @@ run on every install, upgrade and template.
 {{- if and (eq .Values.updateStrategy.type "RollingUpdate") (not (kindIs "invalid" $rolling.maxUnavailable)) (ne (include "app-rust.maxUnavailableGateOn" .) "true") -}}
 {{- fail (printf "updateStrategy.rollingUpdate.maxUnavailable has no effect on Kubernetes %s: the MaxUnavailableStatefulSet feature gate is off by default there (on in 1.35.0-1.35.3 and from 1.37), and the API server would drop the field silently. Remove it, or set kubernetesFeatureGates.maxUnavailableStatefulSet=true if your cluster turns the gate on" .Capabilities.KubeVersion.Version) -}}
 {{- end -}}
+{{- if and .Values.metrics.prometheusRule.enabled (not .Values.metrics.prometheusRule.runbookBaseUrl) -}}
+{{- fail "metrics.prometheusRule.runbookBaseUrl is required when metrics.prometheusRule.enabled is true: the URL where your copy of docs/alerts.md is published (each alert links to its section there)" -}}
+{{- end -}}
 {{- if and .Values.vault.enabled (not .Values.vault.role) -}}
 {{- fail "vault.role is required when vault.enabled is true" -}}
 {{- end -}}
