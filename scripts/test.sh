@@ -15,7 +15,7 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --locked
 
-for stage in tests/chart/run.sh tests/cluster-e2e/check-offline.sh tests/image/run.sh tests/e2e/run.sh; do
+for stage in tests/chart/run.sh tests/monitoring/run.sh tests/cluster-e2e/check-offline.sh tests/image/run.sh tests/e2e/run.sh; do
   echo "==> $stage"
   bash "$stage"
 done
