@@ -114,10 +114,13 @@ fn serve(settings: &CliSettings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(error) = telemetry::init(config.log_format, &config.log_level) {
-        eprintln!("app-rust: cannot set up logging: {error}");
-        return ExitCode::FAILURE;
-    }
+    let _log_guard = match telemetry::init(config.log_format, &config.log_level) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("app-rust: cannot set up logging: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -1,5 +1,14 @@
 //! Logging through `tracing`: text or JSON lines on stdout, filtered by `logLevel`.
+//!
+//! Lines are formatted on the thread that logs and written by one logging thread
+//! (tracing-appender's non-blocking writer), which writes every line waiting in one `write`:
+//! the request path never waits for stdout, and a busy service makes one syscall per batch
+//! instead of one per access-log line. No line is dropped: when `MAX_WAITING_LINES` are
+//! waiting (stdout is slower than the service), logging waits, which bounds the memory too.
 
+use std::io::{BufWriter, stdout};
+
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -15,8 +24,18 @@ pub enum TelemetryError {
     AlreadyInstalled(String),
 }
 
-/// Installs the global subscriber. Call once, before anything logs.
-pub fn init(format: LogFormat, filter: &str) -> Result<(), TelemetryError> {
+/// Lines formatted but not yet written, at most; about 1 MiB of access-log lines.
+pub const MAX_WAITING_LINES: usize = 4096;
+
+/// Keeps the logging thread running; dropping it writes every waiting line, then stops it.
+#[must_use = "logging stops when the guard is dropped"]
+pub struct LogGuard {
+    _worker: WorkerGuard,
+}
+
+/// Installs the global subscriber. Call once, before anything logs, and keep the guard until
+/// the process ends.
+pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, TelemetryError> {
     let env_filter =
         EnvFilter::builder()
             .parse(filter)
@@ -24,9 +43,14 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), TelemetryError> {
                 filter: filter.to_owned(),
                 cause,
             })?;
+    let (writer, worker) = NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(MAX_WAITING_LINES)
+        .thread_name("log-writer")
+        .finish(BufWriter::with_capacity(64 * 1024, stdout()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
-        .with_writer(std::io::stdout);
+        .with_writer(writer);
     let result = match format {
         LogFormat::Text => builder.with_ansi(false).try_init(),
         LogFormat::Json => builder
@@ -35,5 +59,6 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), TelemetryError> {
             .with_current_span(false)
             .try_init(),
     };
-    result.map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))
+    result.map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
+    Ok(LogGuard { _worker: worker })
 }

@@ -33,6 +33,14 @@ use crate::validated::PodName;
 
 pub const X_SERVED_BY: HeaderName = HeaderName::from_static("x-served-by");
 
+/// Every route, as the `route` label of the request metrics.
+const ROUTES: [&str; 5] = [INDEX, VISITS, HEALTHZ, READYZ, METRICS];
+const INDEX: &str = "/";
+const VISITS: &str = "/visits";
+const HEALTHZ: &str = "/healthz";
+const READYZ: &str = "/readyz";
+const METRICS: &str = "/metrics";
+
 /// Everything the handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -134,11 +142,11 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(RequestBodyLimitLayer::new(shared.max_body_bytes));
     Router::new()
-        .route("/", get(handlers::index).head(handlers::index_head))
-        .route("/visits", get(handlers::visits))
-        .route("/healthz", get(handlers::healthz))
-        .route("/readyz", get(handlers::readyz))
-        .route("/metrics", get(handlers::metrics))
+        .route(INDEX, get(handlers::index).head(handlers::index_head))
+        .route(VISITS, get(handlers::visits))
+        .route(HEALTHZ, get(handlers::healthz))
+        .route(READYZ, get(handlers::readyz))
+        .route(METRICS, get(handlers::metrics))
         .route_layer(middleware::from_fn(observe::tag_route))
         .fallback(handlers::not_found)
         .layer(middleware)

@@ -8,20 +8,21 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::AppState;
+use super::{AppState, ROUTES};
 
 /// Route label of requests that matched no route (404s), so that arbitrary paths do not
 /// create metric series.
 const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// The matched route pattern, passed from `tag_route` (inside routing) to `observe` (outside).
-#[derive(Clone)]
-struct RouteLabel(MatchedPath);
+#[derive(Clone, Copy)]
+struct RouteLabel(&'static str);
 
 pub async fn tag_route(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
+    let route = matched.and_then(|matched| ROUTES.iter().copied().find(|r| *r == matched.as_str()));
     let mut response = next.run(request).await;
-    if let Some(matched) = matched {
-        response.extensions_mut().insert(RouteLabel(matched));
+    if let Some(route) = route {
+        response.extensions_mut().insert(RouteLabel(route));
     }
     response
 }
@@ -37,8 +38,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let route = response
         .extensions()
         .get::<RouteLabel>()
-        .map(|label| label.0.as_str())
-        .unwrap_or(UNMATCHED_ROUTE);
+        .map_or(UNMATCHED_ROUTE, |label| label.0);
     let shared = &state.inner;
     shared
         .metrics
