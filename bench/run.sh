@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark of the release binary: durable visits on / against /healthz of the same
-# process in the same run, latency, memory and time to ready. Reports ratios, because
-# this machine is shared and noisy. Usage: bench/run.sh [--quick]
+# Benchmark of the release binary against its two references in the same run: the ceiling
+# (bench/ceiling.rs) and the Flask peer (bench/flask_peer.py under gunicorn -w 4). Reports
+# ratios, medians over rounds, because this machine is shared and noisy.
+# Usage: bench/run.sh [--rounds N] [--seconds S] [--quick] [--write-docs]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -9,7 +10,8 @@ cd "$root"
 # shellcheck source=../scripts/tools/env.sh
 source scripts/tools/env.sh
 apt_install wrk
-ensure_venv bench "matplotlib==3.10.7"
+ensure_venv bench "matplotlib==3.10.7 flask==3.1.2 gunicorn==23.0.0"
 
-cargo build --release --locked --quiet
-exec "$APP_RUST_TOOLS/venv/bench/bin/python" bench/bench.py --binary target/release/app-rust "$@"
+cargo build --release --locked --quiet --bin app-rust --example ceiling
+exec "$APP_RUST_TOOLS/venv/bench/bin/python" bench/bench.py --binary target/release/app-rust \
+  --ceiling target/release/examples/ceiling --gunicorn "$APP_RUST_TOOLS/venv/bench/bin/gunicorn" "$@"
