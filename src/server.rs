@@ -17,11 +17,10 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::cluster::{Cluster, ClusterError, ClusterSettings};
+use crate::cluster::ClusterError;
 use crate::config::Config;
-use crate::metrics::{Metrics, PersistMetrics};
-use crate::readiness::Readiness;
-use crate::routes::{AppState, HttpSettings, app};
+use crate::metrics::PersistMetrics;
+use crate::routes::{AppState, app};
 use crate::store::fs::{FileSystem, OsFileSystem};
 use crate::store::{StoreError, VisitStore};
 
@@ -80,8 +79,6 @@ impl Application {
     ) -> Result<Application, StartupError> {
         let persist = PersistMetrics::default();
         let store = VisitStore::open_on(fs, &config.data_dir, Arc::new(persist.clone()))?;
-        let readiness = Readiness::new(store.clone());
-        let metrics = Metrics::new(&persist, store.clone(), readiness.clone());
         let listener = match listener {
             Some(listener) => listener,
             None => TcpListener::bind(config.listen)
@@ -96,17 +93,7 @@ impl Application {
             cause,
         })?;
         let port = local_addr.port();
-        let cluster = Cluster::new(
-            &ClusterSettings::from_config(&config, local_addr)?,
-            metrics.peers().clone(),
-        )?;
-        let state = AppState::new(
-            store,
-            readiness,
-            metrics,
-            Arc::new(cluster),
-            HttpSettings::from_config(&config),
-        );
+        let state = AppState::build(&config, store, &persist, local_addr)?;
         Ok(Application {
             listener,
             port,

@@ -11,6 +11,7 @@ mod observe;
 #[cfg(test)]
 mod tests;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,9 +25,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, PersistMetrics};
 use crate::readiness::Readiness;
 use crate::store::VisitStore;
 use crate::validated::PodName;
@@ -59,49 +60,35 @@ struct Shared {
     readiness: Readiness,
 }
 
-/// The parts of the configuration the HTTP layer needs.
-#[derive(Debug, Clone)]
-pub struct HttpSettings {
-    pub pod: PodName,
-    pub greeting: String,
-    pub timezone: Tz,
-    pub request_timeout: Duration,
-    pub max_body_bytes: usize,
-}
-
-impl HttpSettings {
-    pub fn from_config(config: &Config) -> HttpSettings {
-        HttpSettings {
-            pod: config.pod_name.clone(),
-            greeting: config.greeting.clone(),
-            timezone: config.timezone,
-            request_timeout: config.request_timeout,
-            max_body_bytes: config.max_body_bytes,
-        }
-    }
-}
-
 impl AppState {
-    pub fn new(
+    /// Everything the handlers share, wired from `config`: readiness and metrics over `store`
+    /// (whose commits feed `persist`), and the cluster view of a service listening on
+    /// `listening_on` (the bound address: the configured port may be 0).
+    pub fn build(
+        config: &Config,
         store: VisitStore,
-        readiness: Readiness,
-        metrics: Arc<Metrics>,
-        cluster: Arc<Cluster>,
-        settings: HttpSettings,
-    ) -> AppState {
-        AppState {
+        persist: &PersistMetrics,
+        listening_on: SocketAddr,
+    ) -> Result<AppState, ClusterError> {
+        let readiness = Readiness::new(store.clone());
+        let metrics = Metrics::new(persist, store.clone(), readiness.clone());
+        let cluster = Cluster::new(
+            &ClusterSettings::from_config(config, listening_on)?,
+            metrics.peers().clone(),
+        )?;
+        Ok(AppState {
             inner: Arc::new(Shared {
                 store,
                 metrics,
-                cluster,
-                pod: settings.pod,
-                greeting: settings.greeting,
-                timezone: settings.timezone,
-                request_timeout: settings.request_timeout,
-                max_body_bytes: settings.max_body_bytes,
+                cluster: Arc::new(cluster),
+                pod: config.pod_name.clone(),
+                greeting: config.greeting.clone(),
+                timezone: config.timezone,
+                request_timeout: config.request_timeout,
+                max_body_bytes: config.max_body_bytes,
                 readiness,
             }),
-        }
+        })
     }
 
     /// Makes `/readyz` answer 503 and `app_ready` read 0 from now on (first step of a

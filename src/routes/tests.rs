@@ -11,11 +11,9 @@ use http_body_util::BodyExt;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
-use super::{AppState, HttpSettings, X_SERVED_BY, app};
-use crate::cluster::{Cluster, ClusterSettings};
+use super::{AppState, X_SERVED_BY, app};
 use crate::config::Config;
-use crate::metrics::{Metrics, PersistMetrics};
-use crate::readiness::Readiness;
+use crate::metrics::PersistMetrics;
 use crate::store::VisitStore;
 
 struct Harness {
@@ -29,19 +27,13 @@ impl Harness {
         let config = Config::for_data_dir(dir.path());
         let persist = PersistMetrics::default();
         let store = VisitStore::open(dir.path(), Arc::new(persist.clone())).expect("store");
-        let readiness = Readiness::new(store.clone());
-        let metrics = Metrics::new(&persist, store.clone(), readiness.clone());
-        let settings =
-            ClusterSettings::from_config(&config, "127.0.0.1:8080".parse().expect("address"))
-                .expect("cluster settings");
-        let cluster = Cluster::new(&settings, metrics.peers().clone()).expect("cluster");
-        let state = AppState::new(
+        let state = AppState::build(
+            &config,
             store,
-            readiness,
-            metrics,
-            Arc::new(cluster),
-            HttpSettings::from_config(&config),
-        );
+            &persist,
+            "127.0.0.1:8080".parse().expect("address"),
+        )
+        .expect("app state");
         Harness { state, _dir: dir }
     }
 
