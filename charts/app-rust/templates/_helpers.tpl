@@ -330,3 +330,14 @@ chart's ServiceMonitor, which selects the headless Service.
 namespace={{ include "app-rust.namespace" . | quote }},service={{ include "app-rust.headlessServiceName" . | quote }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The labels of one alert: its severity and the extra labels every alert carries.
+Usage: include "app-rust.alertLabels" (list .Values.metrics.prometheusRule.notReady.severity .Values.metrics.prometheusRule.alertLabels)
+*/}}
+{{- define "app-rust.alertLabels" -}}
+severity: {{ index . 0 }}
+{{- with index . 1 }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
