@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 
-from helm import parse, run, template_command, tool  # noqa: E402  (shared with tests/e2e)
+from helm import MONITORING_API, parse, run, template_command, tool  # noqa: E402  (shared with tests/e2e)
 
 CHART = ROOT / "charts" / "app-rust"
 VALUES_DIR = Path(__file__).resolve().parent / "values"
@@ -36,12 +36,6 @@ assert len(MAX_RELEASE) == 53
 OLDEST_KUBE = "1.32.0"
 NEWEST_KUBE = "1.37.0"
 
-# What a cluster with the Prometheus Operator serves, as `helm template --api-versions`.
-MONITORING_API = [
-    "monitoring.coreos.com/v1",
-    "monitoring.coreos.com/v1/ServiceMonitor",
-    "monitoring.coreos.com/v1/PrometheusRule",
-]
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 
 import pytest
 
-from conftest import CASES_BY_NAME, CHART, ROOT, VALUES_DIR, Case, helm_template, parse
+from conftest import CASES_BY_NAME, CHART, ROOT, VALUES_DIR, Case, helm_template, parse, run, tool
+from test_tooling import validate_crds
 
 ALERTS = [
     "AppRustPersistErrors",
@@ -115,17 +115,15 @@ def test_every_knob_of_the_alerts_lands_in_the_rule(render):
 
 
 @pytest.mark.parametrize("helm_name", ["helm3", "helm4"])
-def test_the_rule_needs_a_runbook_url(helm_name, helm4, helm3):
-    helm = {"helm3": helm3, "helm4": helm4}[helm_name]
-    case = CASES_BY_NAME["monitoring"]
-    proc = subprocess.run([helm, "template", "app-rust", str(CHART), "-f", str(VALUES_DIR / case.values),
-                           "--set", "metrics.prometheusRule.runbookBaseUrl="],
-                          capture_output=True, text=True)
+def test_the_rule_needs_a_runbook_url(helm_name):
+    helm = tool(helm_name)
+    values = str(VALUES_DIR / CASES_BY_NAME["monitoring"].values)
+    proc = run([helm, "template", "app-rust", str(CHART), "-f", values,
+                "--set", "metrics.prometheusRule.runbookBaseUrl="], check=False)
     assert proc.returncode != 0
     assert "metrics.prometheusRule.runbookBaseUrl is required" in proc.stderr, proc.stderr
-    proc = subprocess.run([helm, "template", "app-rust", str(CHART),
-                           "--set", "metrics.prometheusRule.runbookBaseUrl=docs/alerts.md"],
-                          capture_output=True, text=True)
+    proc = run([helm, "template", "app-rust", str(CHART),
+                "--set", "metrics.prometheusRule.runbookBaseUrl=docs/alerts.md"], check=False)
     assert proc.returncode != 0 and "runbookBaseUrl" in proc.stderr, proc.stderr
 
 
@@ -177,8 +175,6 @@ def test_the_dashboard_has_the_panels_an_operator_needs():
 
 
 def test_the_crd_validator_rejects_a_broken_rule(render):
-    from test_tooling import validate_crds
-
     rule = json.loads(json.dumps(render("monitoring").one("PrometheusRule")))
     first = rule["spec"]["groups"][0]["rules"][0]
     first["for"] = "soon"

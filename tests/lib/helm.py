@@ -12,6 +12,15 @@ from pathlib import Path
 import yaml
 
 
+# What a cluster with the Prometheus Operator serves, as `helm template --api-versions`: the
+# chart renders its ServiceMonitor and PrometheusRule only then.
+MONITORING_API = [
+    "monitoring.coreos.com/v1",
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PrometheusRule",
+]
+
+
 def tool(name: str) -> str:
     """Absolute path of an installed tool."""
     path = shutil.which(name)

@@ -14,7 +14,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 
-from helm import parse, run, template_command, tool  # noqa: E402
+from helm import MONITORING_API, parse, run, template_command, tool  # noqa: E402
 
 CHART = ROOT / "charts" / "app-rust"
 APP_BINARY = ROOT / "target" / "debug" / "app-rust"
@@ -22,7 +22,6 @@ APP_BINARY = ROOT / "target" / "debug" / "app-rust"
 # namespace `default` (see docs/alerts.md); the tests scrape app-rust with these.
 NAMESPACE = "default"
 SERVICE = "app-rust-headless"
-MONITORING_API = ["monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PrometheusRule"]
 
 _COMPARISON = re.compile(r"(==|!=|>=|<=|>|<)(?!\s*bool\b)")
 
