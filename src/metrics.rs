@@ -201,51 +201,36 @@ impl CommitObserver for PersistMetrics {
     }
 }
 
-/// Reads the durable count from the store at scrape time.
-struct VisitsCollector {
+/// What is read at scrape time rather than updated as it happens: `app_visits` (the durable
+/// count) and `app_ready` (1 while `/readyz` answers 200, by the same rule).
+struct ScrapeTimeCollector {
     store: VisitStore,
-}
-
-impl fmt::Debug for VisitsCollector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VisitsCollector").finish_non_exhaustive()
-    }
-}
-
-impl Collector for VisitsCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let counter = ConstCounter::new(self.store.durable());
-        let metric_encoder = encoder.encode_descriptor(
-            "app_visits",
-            "Visits counted by this replica and durable on disk",
-            None,
-            counter.metric_type(),
-        )?;
-        counter.encode(metric_encoder)
-    }
-}
-
-/// `app_ready`: 1 while `/readyz` answers 200, read at scrape time from the same rule.
-struct ReadyCollector {
     readiness: Readiness,
 }
 
-impl fmt::Debug for ReadyCollector {
+impl fmt::Debug for ScrapeTimeCollector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReadyCollector").finish_non_exhaustive()
+        f.debug_struct("ScrapeTimeCollector")
+            .finish_non_exhaustive()
     }
 }
 
-impl Collector for ReadyCollector {
+impl Collector for ScrapeTimeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let gauge = ConstGauge::new(i64::from(self.readiness.check().is_ok()));
-        let metric_encoder = encoder.encode_descriptor(
+        let visits = ConstCounter::new(self.store.durable());
+        visits.encode(encoder.encode_descriptor(
+            "app_visits",
+            "Visits counted by this replica and durable on disk",
+            None,
+            visits.metric_type(),
+        )?)?;
+        let ready = ConstGauge::new(i64::from(self.readiness.check().is_ok()));
+        ready.encode(encoder.encode_descriptor(
             "app_ready",
             "1 while this replica is ready for traffic (what /readyz answers), else 0",
             None,
-            gauge.metric_type(),
-        )?;
-        gauge.encode(metric_encoder)
+            ready.metric_type(),
+        )?)
     }
 }
 
@@ -289,8 +274,7 @@ impl Metrics {
                 ("name", env!("CARGO_PKG_NAME")),
             ]),
         );
-        registry.register_collector(Box::new(VisitsCollector { store }));
-        registry.register_collector(Box::new(ReadyCollector { readiness }));
+        registry.register_collector(Box::new(ScrapeTimeCollector { store, readiness }));
         let peers = PeerMetrics::default();
         peers.register(&mut registry);
         Arc::new(Metrics {
