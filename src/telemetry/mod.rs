@@ -1,14 +1,15 @@
 //! Logging through `tracing`: text or JSON lines on stdout, filtered by `logLevel`.
 //!
-//! Lines are formatted on the thread that logs and written by one logging thread
-//! (tracing-appender's non-blocking writer), which writes every line waiting in one `write`:
-//! the request path never waits for stdout, and a busy service makes one syscall per batch
-//! instead of one per access-log line. No line is dropped: when `MAX_WAITING_LINES` are
-//! waiting (stdout is slower than the service), logging waits, which bounds the memory too.
+//! Lines are formatted on the thread that logs and written by one logging thread (`batch`),
+//! which writes every line waiting in one `write`: the request path never waits for stdout,
+//! and a busy service makes one syscall per batch instead of one per access-log line. No line
+//! is dropped: when `MAX_WAITING_BYTES` are waiting (stdout is slower than the service),
+//! logging waits, which bounds the memory too.
 
-use std::io::{BufWriter, stdout};
+mod batch;
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use std::io::stdout;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -22,15 +23,17 @@ pub enum TelemetryError {
     },
     #[error("a global tracing subscriber is already installed: {0}")]
     AlreadyInstalled(String),
+    #[error("cannot start the logging thread: {0}")]
+    Thread(std::io::Error),
 }
 
-/// Lines formatted but not yet written, at most; about 1 MiB of access-log lines.
-pub const MAX_WAITING_LINES: usize = 4096;
+/// Bytes formatted but not yet written, at most: about 4,000 access-log lines.
+pub const MAX_WAITING_BYTES: usize = 1024 * 1024;
 
 /// Keeps the logging thread running; dropping it writes every waiting line, then stops it.
 #[must_use = "logging stops when the guard is dropped"]
 pub struct LogGuard {
-    _worker: WorkerGuard,
+    _writer: batch::BatchGuard,
 }
 
 /// Installs the global subscriber. Call once, before anything logs, and keep the guard until
@@ -43,11 +46,8 @@ pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, TelemetryError>
                 filter: filter.to_owned(),
                 cause,
             })?;
-    let (writer, worker) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(MAX_WAITING_LINES)
-        .thread_name("log-writer")
-        .finish(BufWriter::with_capacity(64 * 1024, stdout()));
+    let (writer, guard) =
+        batch::start(stdout(), MAX_WAITING_BYTES).map_err(TelemetryError::Thread)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
         .with_writer(writer);
@@ -60,5 +60,5 @@ pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, TelemetryError>
             .try_init(),
     };
     result.map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
-    Ok(LogGuard { _worker: worker })
+    Ok(LogGuard { _writer: guard })
 }

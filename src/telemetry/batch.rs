@@ -1,0 +1,294 @@
+//! The log writer: request paths append formatted lines to a shared buffer, and one logging
+//! thread writes the whole buffer to stdout in one `write`, at most every `GATHER`.
+//!
+//! Why not a channel of lines (tracing-appender's `NonBlocking`): each line there is its own
+//! allocation and message, and the logging thread, draining faster than lines arrive, is woken
+//! for nearly every line; under load those wakeups cost more than writing the log. Here the
+//! thread is woken only when the buffer goes from empty to non-empty, then gathers for
+//! `GATHER` before it writes, so a busy service wakes it at most `1 / GATHER` times a second
+//! and an idle one never.
+//!
+//! Nothing is dropped: when `capacity` bytes are waiting (the sink is slower than the
+//! service), loggers wait for the thread to take them, which also bounds the memory. Dropping
+//! the guard writes every waiting line, then stops the thread.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use tracing_subscriber::fmt::MakeWriter;
+
+/// How long the logging thread lets lines gather after the first one arrives: how late a line
+/// may reach stdout, and the bound on the thread's wakeups.
+pub const GATHER: Duration = Duration::from_millis(5);
+
+/// What the buffers start with; they grow up to the capacity only when a burst needs it.
+const INITIAL_BYTES: usize = 64 * 1024;
+
+struct Pending {
+    bytes: Vec<u8>,
+    closing: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    /// Wakes the logging thread: lines arrived, or closing.
+    lines_waiting: Condvar,
+    /// Wakes loggers waiting for room.
+    room: Condvar,
+    capacity: usize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // Every critical section is an append or a swap: a panic cannot leave it half done.
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn append(&self, line: &[u8]) {
+        let mut pending = self.lock();
+        // A line larger than the whole capacity still goes in, alone.
+        while !pending.bytes.is_empty()
+            && pending.bytes.len() + line.len() > self.capacity
+            && !pending.closing
+        {
+            pending = self.room.wait(pending).unwrap_or_else(|p| p.into_inner());
+        }
+        let was_empty = pending.bytes.is_empty();
+        pending.bytes.extend_from_slice(line);
+        drop(pending);
+        if was_empty {
+            self.lines_waiting.notify_one();
+        }
+    }
+}
+
+/// The `MakeWriter` of the fmt layer; cheap to clone.
+#[derive(Clone)]
+pub struct BatchWriter {
+    shared: Arc<Shared>,
+}
+
+/// Keeps the logging thread running; dropping it writes every waiting line, then stops it.
+pub struct BatchGuard {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Starts the logging thread writing to `sink`; at most `capacity` bytes wait at a time.
+pub fn start<W: Write + Send + 'static>(
+    sink: W,
+    capacity: usize,
+) -> io::Result<(BatchWriter, BatchGuard)> {
+    let shared = Arc::new(Shared {
+        pending: Mutex::new(Pending {
+            bytes: Vec::with_capacity(INITIAL_BYTES.min(capacity)),
+            closing: false,
+        }),
+        lines_waiting: Condvar::new(),
+        room: Condvar::new(),
+        capacity,
+    });
+    let thread_shared = Arc::clone(&shared);
+    let thread = thread::Builder::new()
+        .name("log-writer".into())
+        .spawn(move || write_batches(&thread_shared, sink))?;
+    Ok((
+        BatchWriter {
+            shared: Arc::clone(&shared),
+        },
+        BatchGuard {
+            shared,
+            thread: Some(thread),
+        },
+    ))
+}
+
+fn write_batches<W: Write>(shared: &Shared, mut sink: W) {
+    let mut batch = Vec::with_capacity(INITIAL_BYTES.min(shared.capacity));
+    let mut failed = false;
+    loop {
+        let mut pending = shared.lock();
+        while pending.bytes.is_empty() && !pending.closing {
+            pending = shared
+                .lines_waiting
+                .wait(pending)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        if pending.bytes.is_empty() {
+            break;
+        }
+        if !pending.closing {
+            drop(pending);
+            thread::sleep(GATHER);
+            pending = shared.lock();
+        }
+        std::mem::swap(&mut pending.bytes, &mut batch);
+        drop(pending);
+        shared.room.notify_all();
+        // A log that cannot be written is reported once; the service keeps serving.
+        if let Err(error) = sink.write_all(&batch).and_then(|()| sink.flush())
+            && !failed
+        {
+            failed = true;
+            eprintln!(
+                "app-rust: writing the log to stdout failed: {error}; later lines may be lost"
+            );
+        }
+        batch.clear();
+    }
+}
+
+impl Drop for BatchGuard {
+    fn drop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.lines_waiting.notify_one();
+        self.shared.room.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for BatchWriter {
+    type Writer = LineWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter {
+            shared: &self.shared,
+        }
+    }
+}
+
+/// What the fmt layer writes one formatted event into.
+pub struct LineWriter<'a> {
+    shared: &'a Shared,
+}
+
+impl Write for LineWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.shared.append(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    /// A sink the test can read, and block until released.
+    #[derive(Clone, Default)]
+    struct Sink {
+        written: Arc<Mutex<Vec<u8>>>,
+        writes: Arc<Mutex<usize>>,
+        gate: Option<Arc<Mutex<()>>>,
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let _open = self.gate.as_ref().map(|gate| gate.lock().unwrap());
+            self.written.lock().unwrap().extend_from_slice(bytes);
+            *self.writes.lock().unwrap() += 1;
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn log_lines(writer: &BatchWriter, from: usize, to: usize) {
+        for i in from..to {
+            writer
+                .make_writer()
+                .write_all(format!("line {i}\n").as_bytes())
+                .unwrap();
+        }
+    }
+
+    fn expected(from: usize, to: usize) -> String {
+        (from..to).map(|i| format!("line {i}\n")).collect()
+    }
+
+    #[test]
+    fn every_line_is_written_in_order_and_in_few_writes() {
+        let sink = Sink::default();
+        let (writer, guard) = start(sink.clone(), 1 << 20).unwrap();
+        log_lines(&writer, 0, 10_000);
+        drop(guard);
+        assert_eq!(
+            String::from_utf8(sink.written.lock().unwrap().clone()).unwrap(),
+            expected(0, 10_000)
+        );
+        let writes = *sink.writes.lock().unwrap();
+        assert!(writes < 100, "10,000 lines took {writes} writes");
+    }
+
+    #[test]
+    fn a_line_reaches_the_sink_without_a_stop() {
+        let sink = Sink::default();
+        let (writer, _guard) = start(sink.clone(), 1 << 20).unwrap();
+        log_lines(&writer, 0, 1);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sink.written.lock().unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "the line was never written");
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(*sink.written.lock().unwrap(), b"line 0\n");
+    }
+
+    #[test]
+    fn loggers_wait_for_room_instead_of_dropping_or_growing() {
+        let gate = Arc::new(Mutex::new(()));
+        let sink = Sink {
+            gate: Some(Arc::clone(&gate)),
+            ..Sink::default()
+        };
+        let capacity = 64;
+        let (writer, guard) = start(sink.clone(), capacity).unwrap();
+        let blocked = gate.lock().unwrap();
+        // The first batch goes to the blocked sink; the next fills the buffer.
+        log_lines(&writer, 0, 1);
+        thread::sleep(GATHER * 4);
+        let (done, finished) = mpsc::channel();
+        let logger = writer.clone();
+        let producer = thread::spawn(move || {
+            log_lines(&logger, 1, 50);
+            done.send(()).unwrap();
+        });
+        thread::sleep(GATHER * 4);
+        assert!(
+            finished.try_recv().is_err(),
+            "the logger did not wait while {capacity} bytes were waiting"
+        );
+        assert!(writer.shared.lock().bytes.len() <= capacity);
+        drop(blocked);
+        producer.join().unwrap();
+        drop(guard);
+        assert_eq!(
+            String::from_utf8(sink.written.lock().unwrap().clone()).unwrap(),
+            expected(0, 50)
+        );
+    }
+
+    #[test]
+    fn a_line_larger_than_the_capacity_is_written_whole() {
+        let sink = Sink::default();
+        let (writer, guard) = start(sink.clone(), 8).unwrap();
+        let long = format!("{}\n", "x".repeat(100));
+        writer.make_writer().write_all(long.as_bytes()).unwrap();
+        log_lines(&writer, 0, 3);
+        drop(guard);
+        assert_eq!(
+            String::from_utf8(sink.written.lock().unwrap().clone()).unwrap(),
+            long + &expected(0, 3)
+        );
+    }
+}
