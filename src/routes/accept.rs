@@ -34,10 +34,6 @@ impl Accept {
             Accept::Other
         }
     }
-
-    pub fn is_json(self) -> bool {
-        self == Accept::Json
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Accept {

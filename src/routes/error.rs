@@ -1,15 +1,12 @@
 //! The one error type of the HTTP layer. Handlers return `Result<_, HttpError>` and use `?`;
-//! the error renders itself as text, and `render_errors` turns it into `{"error": "..."}` for
+//! the error renders itself as text, and `render_json_error` (applied by `observe`) turns it into `{"error": "..."}` for
 //! clients that asked for JSON, so no handler branches on the format of its errors.
 
-use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::http::header::CACHE_CONTROL;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use serde::Serialize;
 
-use super::accept::Accept;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,12 +56,9 @@ impl IntoResponse for HttpError {
     }
 }
 
-/// Renders an `HttpError` as JSON for clients that asked for JSON.
-pub async fn render_errors(accept: Accept, request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    if !accept.is_json() {
-        return response;
-    }
+/// `response` with its `HttpError` (if any) rendered as `{"error": "..."}`, for clients that
+/// asked for JSON.
+pub fn render_json_error(response: Response) -> Response {
     match response.extensions().get::<HttpError>() {
         Some(error) => (
             error.status,

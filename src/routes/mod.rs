@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, StatusCode};
-use axum::middleware;
 use axum::routing::get;
 use chrono_tz::Tz;
 use tower::ServiceBuilder;
@@ -118,11 +117,7 @@ pub fn app(state: AppState) -> Router {
             X_SERVED_BY,
             shared.pod.header_value().clone(),
         ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            observe::observe,
-        ))
-        .layer(middleware::from_fn(error::render_errors))
+        .layer(observe::ObserveLayer::new(state.clone()))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             shared.request_timeout,
@@ -134,7 +129,7 @@ pub fn app(state: AppState) -> Router {
         .route(HEALTHZ, get(handlers::healthz))
         .route(READYZ, get(handlers::readyz))
         .route(METRICS, get(handlers::metrics))
-        .route_layer(middleware::from_fn(observe::tag_route))
+        .route_layer(observe::TagRouteLayer)
         .fallback(handlers::not_found)
         .layer(middleware)
         .with_state(state)

@@ -1,58 +1,206 @@
-//! Request metrics and the access log: one line and one observation per request, labelled
-//! by the matched route pattern, never the raw path.
+//! Request metrics, the access log and the JSON form of errors: one line, one observation and
+//! at most one re-rendering per request, labelled by the matched route pattern, never the raw
+//! path.
+//!
+//! Written as tower layers rather than `middleware::from_fn`: `from_fn` boxes every request's
+//! future and clones the inner service into `Next`, allocations that the profile showed on
+//! every request (and again when a visit's future is woken after its commit).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
-use axum::middleware::Next;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{Method, Uri};
 use axum::response::Response;
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
+use super::accept::Accept;
+use super::error::render_json_error;
 use super::{AppState, ROUTES};
 
 /// Route label of requests that matched no route (404s), so that arbitrary paths do not
 /// create metric series.
 const UNMATCHED_ROUTE: &str = "unmatched";
 
-/// The matched route pattern, passed from `tag_route` (inside routing) to `observe` (outside).
+/// The matched route pattern, passed from `TagRoute` (inside routing) to `Observe` (outside).
 #[derive(Clone, Copy)]
 struct RouteLabel(&'static str);
 
-pub async fn tag_route(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
-    let route = matched.and_then(|matched| ROUTES.iter().copied().find(|r| *r == matched.as_str()));
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(RouteLabel(route));
+/// Tags each response with its route's label; applied with `route_layer`, where the router
+/// has put the matched pattern into the request.
+#[derive(Clone, Copy)]
+pub struct TagRouteLayer;
+
+impl<S> Layer<S> for TagRouteLayer {
+    type Service = TagRoute<S>;
+
+    fn layer(&self, inner: S) -> TagRoute<S> {
+        TagRoute { inner }
     }
-    response
 }
 
-/// Metrics and one access-log line per request.
-pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    let route = response
-        .extensions()
-        .get::<RouteLabel>()
-        .map_or(UNMATCHED_ROUTE, |label| label.0);
-    let shared = &state.inner;
-    shared
-        .metrics
-        .observe_request(route, method_label(&method), status, elapsed);
-    tracing::info!(
-        target: "app_rust::access",
-        method = %method,
-        path = %path,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        pod = %shared.pod,
-        "request"
-    );
-    response
+#[derive(Clone)]
+pub struct TagRoute<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request> for TagRoute<S>
+where
+    S: Service<Request, Response = axum::http::Response<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = TagRouteFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .and_then(|matched| ROUTES.iter().copied().find(|r| *r == matched.as_str()));
+        TagRouteFuture {
+            inner: self.inner.call(request),
+            route,
+        }
+    }
+}
+
+pin_project! {
+    pub struct TagRouteFuture<F> {
+        #[pin]
+        inner: F,
+        route: Option<&'static str>,
+    }
+}
+
+impl<F, B, E> Future for TagRouteFuture<F>
+where
+    F: Future<Output = Result<axum::http::Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(route) = *this.route {
+            response.extensions_mut().insert(RouteLabel(route));
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// Observes every request: renders an error as JSON for a client that asked for JSON, then
+/// records the request metrics and writes the access-log line.
+#[derive(Clone)]
+pub struct ObserveLayer {
+    state: AppState,
+}
+
+impl ObserveLayer {
+    pub fn new(state: AppState) -> ObserveLayer {
+        ObserveLayer { state }
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S, B> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = axum::http::Response<B>>,
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ObserveFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        ObserveFuture {
+            started: Instant::now(),
+            method: request.method().clone(),
+            // Shares the request's bytes: the path is logged without being copied.
+            uri: request.uri().clone(),
+            accept: Accept::of(request.headers()),
+            state: self.state.clone(),
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project! {
+    pub struct ObserveFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        method: Method,
+        uri: Uri,
+        accept: Accept,
+        state: AppState,
+    }
+}
+
+impl<F, B, E> Future for ObserveFuture<F>
+where
+    F: Future<Output = Result<axum::http::Response<B>, E>>,
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?.map(Body::new);
+        let response = match this.accept {
+            Accept::Json => render_json_error(response),
+            _ => response,
+        };
+        let elapsed = this.started.elapsed();
+        let status = response.status().as_u16();
+        let route = response
+            .extensions()
+            .get::<RouteLabel>()
+            .map_or(UNMATCHED_ROUTE, |label| label.0);
+        let shared = &this.state.inner;
+        shared
+            .metrics
+            .observe_request(route, method_label(this.method), status, elapsed);
+        tracing::info!(
+            target: "app_rust::access",
+            method = %this.method,
+            path = %this.uri.path(),
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            pod = %shared.pod,
+            "request"
+        );
+        Poll::Ready(Ok(response))
+    }
 }
 
 fn method_label(method: &Method) -> &'static str {
