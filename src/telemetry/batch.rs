@@ -4,9 +4,10 @@
 //! Why not a channel of lines (tracing-appender's `NonBlocking`): each line there is its own
 //! allocation and message, and the logging thread, draining faster than lines arrive, is woken
 //! for nearly every line; under load those wakeups cost more than writing the log. Here the
-//! thread is woken only when the buffer goes from empty to non-empty, then gathers for
-//! `GATHER` before it writes, so a busy service wakes it at most `1 / GATHER` times a second
-//! and an idle one never.
+//! thread writes at once when woken, and is woken only when the buffer goes from empty to
+//! non-empty; when lines arrived while it wrote (a busy service), it lets the next batch
+//! gather for `GATHER` instead of going back to sleep, so a busy service wakes it at most
+//! `1 / GATHER` times a second, and a quiet service's lines are not delayed.
 //!
 //! Nothing is dropped: when `capacity` bytes are waiting (the sink is slower than the
 //! service), loggers wait for the thread to take them, which also bounds the memory. Dropping
@@ -19,8 +20,8 @@ use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 
-/// How long the logging thread lets lines gather after the first one arrives: how late a line
-/// may reach stdout, and the bound on the thread's wakeups.
+/// How long the logging thread lets lines gather while the service is busy: how late a line
+/// may reach stdout under load, and the bound on the thread's wakeups.
 pub const GATHER: Duration = Duration::from_millis(5);
 
 /// What the buffers start with; they grow up to the capacity only when a burst needs it.
@@ -38,6 +39,7 @@ struct Shared {
     /// Wakes loggers waiting for room.
     room: Condvar,
     capacity: usize,
+    gather: Duration,
 }
 
 impl Shared {
@@ -76,10 +78,12 @@ pub struct BatchGuard {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Starts the logging thread writing to `sink`; at most `capacity` bytes wait at a time.
+/// Starts the logging thread writing to `sink`; at most `capacity` bytes wait at a time, and
+/// a busy service's lines gather for `gather` (`GATHER` in the service).
 pub fn start<W: Write + Send + 'static>(
     sink: W,
     capacity: usize,
+    gather: Duration,
 ) -> io::Result<(BatchWriter, BatchGuard)> {
     let shared = Arc::new(Shared {
         pending: Mutex::new(Pending {
@@ -89,6 +93,7 @@ pub fn start<W: Write + Send + 'static>(
         lines_waiting: Condvar::new(),
         room: Condvar::new(),
         capacity,
+        gather,
     });
     let thread_shared = Arc::clone(&shared);
     let thread = thread::Builder::new()
@@ -119,11 +124,6 @@ fn write_batches<W: Write>(shared: &Shared, mut sink: W) {
         if pending.bytes.is_empty() {
             break;
         }
-        if !pending.closing {
-            drop(pending);
-            thread::sleep(GATHER);
-            pending = shared.lock();
-        }
         std::mem::swap(&mut pending.bytes, &mut batch);
         drop(pending);
         shared.room.notify_all();
@@ -137,6 +137,14 @@ fn write_batches<W: Write>(shared: &Shared, mut sink: W) {
             );
         }
         batch.clear();
+        // Lines that arrived during the write mean a busy service: let the next batch gather
+        // instead of being woken for each line. A quiet service's lines are written at once.
+        let pending = shared.lock();
+        let busy = !pending.bytes.is_empty() && !pending.closing;
+        drop(pending);
+        if busy {
+            thread::sleep(shared.gather);
+        }
     }
 }
 
@@ -220,7 +228,7 @@ mod tests {
     #[test]
     fn every_line_is_written_in_order_and_in_few_writes() {
         let sink = Sink::default();
-        let (writer, guard) = start(sink.clone(), 1 << 20).unwrap();
+        let (writer, guard) = start(sink.clone(), 1 << 20, GATHER).unwrap();
         log_lines(&writer, 0, 10_000);
         drop(guard);
         assert_eq!(
@@ -232,9 +240,25 @@ mod tests {
     }
 
     #[test]
+    fn a_quiet_services_lines_are_written_at_once() {
+        // A gathering window far longer than the test's patience: a lone line that waited for
+        // it would fail the test.
+        let sink = Sink::default();
+        let (writer, _guard) = start(sink.clone(), 1 << 20, Duration::from_secs(60)).unwrap();
+        for i in 0..3 {
+            log_lines(&writer, i, i + 1);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while sink.written.lock().unwrap().len() < expected(0, i + 1).len() {
+                assert!(Instant::now() < deadline, "line {i} waited to be gathered");
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    #[test]
     fn a_line_reaches_the_sink_without_a_stop() {
         let sink = Sink::default();
-        let (writer, _guard) = start(sink.clone(), 1 << 20).unwrap();
+        let (writer, _guard) = start(sink.clone(), 1 << 20, GATHER).unwrap();
         log_lines(&writer, 0, 1);
         let deadline = Instant::now() + Duration::from_secs(5);
         while sink.written.lock().unwrap().is_empty() {
@@ -252,7 +276,7 @@ mod tests {
             ..Sink::default()
         };
         let capacity = 64;
-        let (writer, guard) = start(sink.clone(), capacity).unwrap();
+        let (writer, guard) = start(sink.clone(), capacity, GATHER).unwrap();
         let blocked = gate.lock().unwrap();
         // The first batch goes to the blocked sink; the next fills the buffer.
         log_lines(&writer, 0, 1);
@@ -281,7 +305,7 @@ mod tests {
     #[test]
     fn a_line_larger_than_the_capacity_is_written_whole() {
         let sink = Sink::default();
-        let (writer, guard) = start(sink.clone(), 8).unwrap();
+        let (writer, guard) = start(sink.clone(), 8, GATHER).unwrap();
         let long = format!("{}\n", "x".repeat(100));
         writer.make_writer().write_all(long.as_bytes()).unwrap();
         log_lines(&writer, 0, 3);

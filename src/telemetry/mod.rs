@@ -47,7 +47,7 @@ pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, TelemetryError>
                 cause,
             })?;
     let (writer, guard) =
-        batch::start(stdout(), MAX_WAITING_BYTES).map_err(TelemetryError::Thread)?;
+        batch::start(stdout(), MAX_WAITING_BYTES, batch::GATHER).map_err(TelemetryError::Thread)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
         .with_writer(writer);
