@@ -152,7 +152,7 @@ impl PeerMetrics {
     }
 }
 
-/// Persistence metrics, fed by the store's flusher through `CommitObserver`.
+/// Persistence metrics, fed by the store's writer threads through `CommitObserver`.
 #[derive(Debug, Clone)]
 pub struct PersistMetrics {
     duration: Histogram,
