@@ -1,4 +1,6 @@
-//! Logging through `tracing`: text or JSON lines on stdout, filtered by `logLevel`.
+//! Logging through `tracing`: text or JSON lines on stdout, filtered by `logLevel`. JSON lines
+//! come from our own event format (`json`), which writes what `tracing_subscriber`'s JSON
+//! format would, at a fraction of its cost.
 //!
 //! Lines are formatted on the thread that logs and written by one logging thread (`batch`),
 //! which writes every line waiting in one `write`: the request path never waits for stdout,
@@ -7,6 +9,7 @@
 //! logging waits, which bounds the memory too.
 
 mod batch;
+mod json;
 
 use std::io::stdout;
 
@@ -53,11 +56,7 @@ pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, TelemetryError>
         .with_writer(writer);
     let result = match format {
         LogFormat::Text => builder.with_ansi(false).try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
+        LogFormat::Json => builder.event_format(json::JsonLines).try_init(),
     };
     result.map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
     Ok(LogGuard { _writer: guard })
