@@ -41,8 +41,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 import time
 import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -61,71 +59,7 @@ from plan import (  # noqa: F401  (tests use them through this module)
     is_hook,
 )
 from pod import PodSpec, env_value, volume_files
-
-
-# --------------------------------------------------------------------------------------------
-# podman
-
-
-def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"podman {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return proc
-
-
-def cleanup_run(run_id: str, instance: str | None = None) -> list[str]:
-    """Removes every podman object of this run id (or only of one ReplicaRun instance of it).
-    Returns what it removed."""
-    removed = []
-    sel = f"label={INSTANCE_LABEL}={instance}" if instance else f"label={RUN_LABEL}={run_id}"
-    ids = podman("ps", "-a", "-q", "--filter", sel, check=False).stdout.split()
-    if ids:
-        podman("rm", "-f", "-t", "0", *ids, check=False)
-        removed += [f"container {i}" for i in ids]
-    vols = podman("volume", "ls", "-q", "--filter", sel, check=False).stdout.split()
-    if vols:
-        podman("volume", "rm", "-f", *vols, check=False)
-        removed += [f"volume {v}" for v in vols]
-    nets = podman("network", "ls", "-q", "--filter", sel, check=False).stdout.split()
-    for n in nets:
-        podman("network", "rm", "-f", n, check=False)
-        removed.append(f"network {n}")
-    return removed
-
-
-def _http_get(url: str, timeout: float, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
-
-
-@dataclass
-class ProbeResult:
-    at: float
-    pod: str
-    kind: str
-    url: str
-    ok: bool
-    detail: str
-
-
-@dataclass
-class RunningPod:
-    spec: PodSpec
-    container: str
-    host_ports: dict[int, int]  # containerPort -> 127.0.0.1 port
-    ip: str
-    started_at: float
-    ready_at: float | None = None
-    restarts: int = 0
-
-    def url(self, path: str, port: int | None = None) -> str:
-        port = port or next(iter(self.spec.ports.values()))
-        return f"http://127.0.0.1:{self.host_ports[port]}{path}"
+from podman_cli import ProbeResult, RunningPod, cleanup_run, http_get, podman  # noqa: F401  (tests use podman and cleanup_run through this module)
 
 
 class ReplicaRun:
@@ -502,7 +436,7 @@ class ReplicaRun:
         probe = running.spec.probes[kind]
         url = running.url(probe.path, probe.container_port)
         try:
-            status, _h, _b = _http_get(url, probe.timeout, probe.headers)
+            status, _h, _b = http_get(url, probe.timeout, probe.headers)
             ok, detail = 200 <= status < 400, f"HTTP {status}"
         except (OSError, urllib.error.URLError) as err:
             ok, detail = False, f"{type(err).__name__}: {err}"
@@ -617,7 +551,7 @@ class ReplicaRun:
 
     def get(self, ordinal: int, path: str, accept_json: bool = False, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
         headers = {"Accept": "application/json"} if accept_json else {}
-        return _http_get(self.pods[ordinal].url(path), timeout, headers)
+        return http_get(self.pods[ordinal].url(path), timeout, headers)
 
     def restarts(self, ordinal: int) -> int:
         return int(podman("inspect", "--format", "{{.RestartCount}}", self.pods[ordinal].container).stdout.strip() or 0)
