@@ -60,7 +60,8 @@ where
                 }
                 written
             }
-            // Only when formatting a field logs an event itself: that one gets its own buffer.
+            // In use: tracing does not dispatch an event logged while another is formatted, so
+            // only a future change could get here; a buffer of its own rather than a panic.
             Err(_) => write_event(&mut Vec::new(), event, &mut writer),
         })
     }
