@@ -360,6 +360,31 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_service_wakes_the_thread_at_most_burst_times_per_window() {
+        // A sink as fast as a file: nothing ever arrives during a write, which is what kept
+        // the first rule from gathering. Whatever the speed of this machine, every GATHER
+        // window holds at most BURST writes, plus the final one of the stop.
+        let sink = Sink::default();
+        let (writer, guard) = start(sink.clone(), 1 << 20, GATHER).unwrap();
+        let started = Instant::now();
+        for i in 0..20_000 {
+            log_lines(&writer, i, i + 1);
+            if i % 1000 == 0 {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        drop(guard);
+        let windows = started.elapsed().as_secs_f64() / GATHER.as_secs_f64();
+        let bound = BURST * (windows.ceil() as usize + 1) + 1;
+        let writes = *sink.writes.lock().unwrap();
+        assert_eq!(sink.text(), expected(0, 20_000));
+        assert!(
+            writes <= bound,
+            "{writes} writes in {windows:.1} windows of {GATHER:?}"
+        );
+    }
+
+    #[test]
     fn loggers_wait_for_room_instead_of_dropping_or_growing() {
         let (sink, gate) = Sink::gated();
         let capacity = 64;
