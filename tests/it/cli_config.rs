@@ -297,10 +297,7 @@ async fn probe_reports_each_url_and_exits_by_the_worst() {
 #[test]
 fn probe_waits_for_a_server_that_comes_up_later() {
     let dir = temp_dir();
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port_below_the_ephemeral_range();
     let url = format!("http://127.0.0.1:{port}/readyz");
     let started = Instant::now();
     let prober = {
@@ -323,6 +320,24 @@ fn probe_waits_for_a_server_that_comes_up_later() {
 
     let output = run_bin(&["probe", "--wait-ms", "300", "http://127.0.0.1:1/"], &[]);
     assert_eq!(output.status.code(), Some(1), "gives up after --wait-ms");
+}
+
+/// A port that is free now and that no `:0` bind or outgoing connection of the tests running
+/// beside this one can take before the app binds it: it lies below the kernel's ephemeral
+/// range. (A port from `bind(":0")` lies inside it, and another test's connection once took
+/// it in the 800 ms before the app started.)
+fn free_port_below_the_ephemeral_range() -> u16 {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .expect("the kernel's ephemeral port range");
+    let first_ephemeral: u16 = range
+        .split_whitespace()
+        .next()
+        .and_then(|first| first.parse().ok())
+        .expect("a port number");
+    (first_ephemeral.saturating_sub(2000)..first_ephemeral)
+        .rev()
+        .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port below the ephemeral range")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
