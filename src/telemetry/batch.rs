@@ -169,21 +169,18 @@ fn write_batches<W: Write>(shared: &Shared, mut sink: W) {
 /// Lets lines gather until `until`, unless the guard is dropped or a logger waits for room.
 fn gather<'a>(
     shared: &'a Shared,
-    mut pending: MutexGuard<'a, Pending>,
+    pending: MutexGuard<'a, Pending>,
     until: Instant,
 ) -> MutexGuard<'a, Pending> {
-    while !pending.closing && !pending.logger_waits_for_room {
-        let now = Instant::now();
-        if now >= until {
-            break;
-        }
-        pending = shared
-            .lines_waiting
-            .wait_timeout(pending, until - now)
-            .map(|(guard, _)| guard)
-            .unwrap_or_else(|p| p.into_inner().0);
-    }
-    pending
+    shared
+        .lines_waiting
+        .wait_timeout_while(
+            pending,
+            until.saturating_duration_since(Instant::now()),
+            |pending| !pending.closing && !pending.logger_waits_for_room,
+        )
+        .map(|(guard, _)| guard)
+        .unwrap_or_else(|p| p.into_inner().0)
 }
 
 /// When the last `BURST` writes started.
@@ -249,7 +246,6 @@ impl Write for LineWriter<'_> {
 mod tests {
     use super::*;
     use std::sync::mpsc;
-    use std::time::Instant;
 
     /// A sink the test can read, and block until released.
     #[derive(Clone, Default)]
@@ -361,7 +357,7 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_service_wakes_the_thread_at_most_burst_times_per_window() {
+    fn a_busy_services_thread_writes_at_most_burst_times_per_window() {
         // A sink as fast as a file: nothing ever arrives during a write, which is what kept
         // the first rule from gathering. Whatever the speed of this machine, every GATHER
         // window holds at most BURST writes, plus the final one of the stop.
