@@ -381,6 +381,41 @@ mod tests {
         );
     }
 
+    /// A service that has just written `BURST` times, with a 60 s window: the next lines
+    /// would gather for a minute unless something cuts the window short.
+    fn gathering_for_a_minute(capacity: usize) -> (Sink, BatchWriter, BatchGuard) {
+        let sink = Sink::default();
+        let (writer, guard) = start(sink.clone(), capacity, Duration::from_secs(60)).unwrap();
+        log_one_by_one(&writer, &sink, 0, BURST);
+        (sink, writer, guard)
+    }
+
+    #[test]
+    fn a_stop_ends_the_gathering_at_once() {
+        let (sink, writer, guard) = gathering_for_a_minute(1 << 20);
+        log_lines(&writer, BURST, BURST + 1);
+        let stopping = Instant::now();
+        drop(guard);
+        assert!(
+            stopping.elapsed() < Duration::from_secs(10),
+            "the stop waited for the window"
+        );
+        assert_eq!(sink.text(), expected(0, BURST + 1));
+    }
+
+    #[test]
+    fn a_logger_waiting_for_room_ends_the_gathering() {
+        let (sink, writer, _guard) = gathering_for_a_minute(64);
+        let logging = Instant::now();
+        // More than 64 bytes: the logger must wait for room, which only a write makes.
+        log_lines(&writer, BURST, BURST + 20);
+        assert!(
+            logging.elapsed() < Duration::from_secs(10),
+            "the logger waited for the window"
+        );
+        assert!(sink.text().starts_with(&expected(0, BURST + 1)));
+    }
+
     #[test]
     fn loggers_wait_for_room_instead_of_dropping_or_growing() {
         let (sink, gate) = Sink::gated();
