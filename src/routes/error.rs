@@ -1,6 +1,7 @@
 //! The one error type of the HTTP layer. Handlers return `Result<_, HttpError>` and use `?`;
-//! the error renders itself as text, and `render_json_error` (applied by `observe`) turns it into `{"error": "..."}` for
-//! clients that asked for JSON, so no handler branches on the format of its errors.
+//! the error renders itself as text, and `render_json_error` (applied by `observe`) turns it
+//! into `{"error": "..."}` for clients that asked for JSON, so no handler branches on the
+//! format of its errors.
 
 use axum::http::StatusCode;
 use axum::http::header::CACHE_CONTROL;
