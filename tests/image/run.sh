@@ -39,6 +39,7 @@ image="localhost/app-rust-$id:$version"
 ctx_image="localhost/app-rust-$id-context:latest"
 ctr="app-rust-$id"
 ctr2="app-rust-$id-second"
+client="app-rust-$id-client"
 vol="app-rust-$id-data"
 net="app-rust-$id-net"
 compose_project="app-rust-$id-compose"
@@ -49,7 +50,7 @@ cleanup() {
   if [ -e "$work/compose/docker-compose.yml" ] && command -v podman-compose >/dev/null 2>&1; then
     (cd "$work/compose" && podman-compose -p "$compose_project" down -t 5 >/dev/null 2>&1) || true
   fi
-  podman rm -f -v -t 5 "$ctr" "$ctr2" >/dev/null 2>&1 || true
+  podman rm -f -v -t 5 "$ctr" "$ctr2" "$client" >/dev/null 2>&1 || true
   podman ps -a --filter "label=io.podman.compose.project=$compose_project" -q | xargs -r podman rm -f -v -t 5 >/dev/null 2>&1 || true
   podman volume rm -f "$vol" >/dev/null 2>&1 || true
   podman network rm -f "$net" >/dev/null 2>&1 || true
@@ -224,15 +225,22 @@ echo "==> app-rust load and app-rust restore, run from the image"
 # a pod finds a Service (resolved by the image's own static binary, no libc resolver).
 podman network create --label "app-rust-image-test=$id" "$net" >/dev/null
 podman network connect --alias app-rust-under-test "$net" "$ctr2"
-load_out="$(podman run --rm --network "$net" "$image" load http://app-rust-under-test:8080/ --requests 5)" \
+# podman's dnsmasq reloads whenever a container joins or leaves the network, and can answer
+# NXDOMAIN meanwhile: a `podman run --rm ... load` joins at the moment it resolves (it once
+# lost 1 of 5 lookups that way). So the load runs by `podman exec` in a client container that
+# joined once, after a probe with --wait-ms (as the hooks use it) has waited that reload out.
+podman run -d --name "$client" --network "$net" "$image" serve >/dev/null
+podman exec "$client" /usr/local/bin/app-rust probe --wait-ms 10000 http://app-rust-under-test:8080/readyz >/dev/null \
+  || fail "the client container never reached app-rust-under-test by name"
+load_out="$(podman exec "$client" /usr/local/bin/app-rust load http://app-rust-under-test:8080/ --requests 5)" \
   || fail "app-rust load failed: $load_out"
 grep -q "5 answered 2xx, 0 failed" <<<"$load_out" || fail "unexpected load summary: $load_out"
 grep -Eq "^  $(podman inspect -f '{{.Config.Hostname}}' "$ctr2") +5$" <<<"$load_out" \
   || fail "the summary does not name the container's pod name with 5: $load_out"
 [ "$(visits_of "$port2")" = 10 ] || fail "5 loaded visits on top of 5 should make 10, got $(visits_of "$port2")"
 ok "app-rust load from the image resolves the server's name through the network's DNS: 5 visits, 5 connections"
-# --wait-ms as the hooks use it: podman's dnsmasq reloads whenever a container joins or leaves
-# the network (the load container just did) and can answer NXDOMAIN meanwhile.
+# From a new container, as a hook's pod runs it: --wait-ms waits out the reload its own
+# joining causes.
 probe_out="$(podman run --rm --network "$net" "$image" probe --wait-ms 10000 http://app-rust-under-test:8080/readyz)" \
   || fail "app-rust probe by name failed inside the image: $probe_out"
 ok "app-rust probe from the image reaches the server by name (what the hooks and helm test do)"
