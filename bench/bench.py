@@ -197,19 +197,36 @@ def metric_sum(metrics: str, name: str) -> float:
     return total
 
 
-def machine() -> dict:
+def machine(data_root: Path) -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    fs = subprocess.run(["df", "-T", str(RESULTS)], capture_output=True, text=True).stdout.splitlines()[-1].split()[1]
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "kernel": platform.release(),
-        "filesystem": fs,
+        "filesystem": file_system(data_root),
         "wrk": (wrk.stdout + wrk.stderr).split("\n")[0].strip(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+
+
+def file_system(path: Path) -> str:
+    """The file system the data directories are on, as it decides what a commit costs: its
+    type, whether ext4 has a journal (without one, each fsync writes the inode and directory
+    blocks itself), and the mount options (with `discard`, freeing the replaced file's block
+    waits for the device)."""
+    mounts = subprocess.run(
+        ["findmnt", "--noheadings", "--raw", "--output", "SOURCE,FSTYPE,OPTIONS", "--target", str(path)],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    # Mounts stacked on one mount point are listed in mount order; the last one is visible.
+    source, fstype, options = mounts[-1].split()
+    described = fstype
+    if fstype == "ext4":
+        journal = Path("/sys/fs/ext4") / Path(source).name / "journal_task"
+        if journal.exists():
+            described += " without a journal" if journal.read_text().strip() == "<none>" else " with a journal"
+    return f"{described} (mounted {options})"
 
 
 def plot(rounds: list[Round]) -> None:
@@ -347,13 +364,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5, help="seconds of each wrk run")
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s runs (a smoke test, not a result)")
+    parser.add_argument("--data-root", type=Path, default=RESULTS,
+                        help="where the data directories go (default: bench/results); a mount like the "
+                             "one the PersistentVolumes use shows what a commit costs there")
     parser.add_argument("--write-docs", action="store_true", help="refresh docs/performance.md and the plot")
     args = parser.parse_args()
     rounds_wanted, seconds = (1, 3) if args.quick else (args.rounds, args.seconds)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    info = machine()
-    work = Path(tempfile.mkdtemp(prefix="bench-", dir=RESULTS))
+    info = machine(args.data_root)
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.data_root))
     try:
         ready_ms = []
         for i in range(7):

@@ -2,7 +2,7 @@
 # Benchmark of the release binary against its two references in the same run: the ceiling
 # (bench/ceiling.rs) and the Flask peer (bench/flask_peer.py under gunicorn -w 4). Reports
 # ratios, medians over rounds, because this machine is shared and noisy.
-# Usage: bench/run.sh [--rounds N] [--seconds S] [--quick] [--write-docs]
+# Usage: bench/run.sh [--rounds N] [--seconds S] [--quick] [--data-root DIR] [--write-docs]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
