@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import RESULTS, Server, run_wrk
+from bench import RESULTS, Server, file_system, run_wrk
 
 
 def measure(binary: Path, work: Path, connections: int, seconds: float) -> dict[str, float]:
@@ -35,9 +35,11 @@ def main() -> int:
     parser.add_argument("--after", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--data-root", type=Path, default=RESULTS,
+                        help="where the data directories go (default: bench/results)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="compare-", dir=RESULTS))
+    work = Path(tempfile.mkdtemp(prefix="compare-", dir=args.data_root))
     builds = {"before": args.before, "after": args.after}
     samples: dict[tuple[str, int, str], list[float]] = {}
     try:
@@ -53,7 +55,8 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\nmedian of {args.rounds} interleaved rounds, wrk -t2, {args.seconds} s each\n")
+    print(f"\nmedian of {args.rounds} interleaved rounds, wrk -t2, {args.seconds} s each, "
+          f"data directories on {file_system(args.data_root)}\n")
     print("| connections | path | before req/s | after req/s | after / before |")
     print("|---:|---|---:|---:|---:|")
     for connections in (32, 128):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two builds of app-rust against each other in one interleaved run (see bench/compare.py).
-# Usage: bench/compare.sh BEFORE_BINARY [AFTER_BINARY] [--rounds N] [--seconds S]
+# Usage: bench/compare.sh BEFORE_BINARY [AFTER_BINARY] [--rounds N] [--seconds S] [--data-root DIR]
 # AFTER_BINARY defaults to this checkout's release build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
