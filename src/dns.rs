@@ -11,7 +11,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig};
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ServerOrderingStrategy,
+};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hyper_util::client::legacy::connect::dns::Name;
 
@@ -21,12 +23,13 @@ const POSITIVE_MAX_TTL: Duration = Duration::from_secs(5);
 const NEGATIVE_MAX_TTL: Duration = Duration::from_secs(2);
 
 /// Where host names are resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DnsSource {
     /// /etc/resolv.conf and /etc/hosts, like every other program in the pod.
     System,
-    /// One name server over UDP, no hosts file (tests use a fake server on 127.0.0.1).
-    NameServer(SocketAddr),
+    /// These name servers over UDP, asked in this order, and no hosts file (tests use fake
+    /// servers on 127.0.0.1).
+    NameServers(Vec<SocketAddr>),
 }
 
 /// A DNS failure, recognizable in an HTTP client's error chain.
@@ -50,16 +53,18 @@ impl Resolver {
     }
 
     pub fn new(source: DnsSource, lookup_timeout: Duration) -> Resolver {
-        let builder = match source {
+        let builder = match &source {
             DnsSource::System => TokioResolver::builder_tokio(),
-            DnsSource::NameServer(server) => {
-                let mut connection = ConnectionConfig::udp();
-                connection.port = server.port();
-                let config = ResolverConfig::from_parts(
-                    None,
-                    Vec::new(),
-                    vec![NameServerConfig::new(server.ip(), true, vec![connection])],
-                );
+            DnsSource::NameServers(servers) => {
+                let name_servers = servers
+                    .iter()
+                    .map(|server| {
+                        let mut connection = ConnectionConfig::udp();
+                        connection.port = server.port();
+                        NameServerConfig::new(server.ip(), true, vec![connection])
+                    })
+                    .collect();
+                let config = ResolverConfig::from_parts(None, Vec::new(), name_servers);
                 Ok(TokioResolver::builder_with_config(
                     config,
                     TokioRuntimeProvider::default(),
@@ -70,9 +75,16 @@ impl Resolver {
             let options = builder.options_mut();
             options.timeout = lookup_timeout;
             options.attempts = 1;
+            // As resolv.conf(5) says and glibc does: the name servers in the order listed, a
+            // later one only when an earlier one does not answer, a negative answer final.
+            // hickory's default asks two at once and keeps the first answer, so a server that
+            // does not know a name (a host's DNS listed after podman's network DNS) answered
+            // NXDOMAIN for a name the first one knew, now and then.
+            options.num_concurrent_reqs = 1;
+            options.server_ordering_strategy = ServerOrderingStrategy::UserProvidedOrder;
             options.use_hosts_file = match source {
                 DnsSource::System => ResolveHosts::Always,
-                DnsSource::NameServer(_) => ResolveHosts::Never,
+                DnsSource::NameServers(_) => ResolveHosts::Never,
             };
             options.positive_max_ttl = Some(POSITIVE_MAX_TTL);
             options.negative_max_ttl = Some(NEGATIVE_MAX_TTL);

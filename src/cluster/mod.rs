@@ -123,7 +123,7 @@ impl Cluster {
                 .any(|peer| !peer.is_self && !peer.url.host_is_ip()),
             Membership::HeadlessService(_) => true,
         };
-        let client = PeerClient::new(settings.dns, needs_dns, per_peer);
+        let client = PeerClient::new(settings.dns.clone(), needs_dns, per_peer);
         match &membership {
             Membership::Fixed(peers) if !peers.is_empty() => tracing::info!(
                 peers = ?peers.iter().map(|p| p.url.as_str()).collect::<Vec<_>>(),

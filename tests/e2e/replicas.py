@@ -124,8 +124,7 @@ class ReplicaRun:
                 "aardvark-dns for netavark)."
             )
         # The network's DNS server (dnsmasq/aardvark on the gateway) is the pods' only
-        # nameserver, as the cluster DNS is in Kubernetes: a second, upstream nameserver could
-        # answer NXDOMAIN for the pods' names.
+        # nameserver, as the cluster DNS is in Kubernetes.
         self.dns_server = info["subnets"][0]["gateway"]
         self._subnet = ipaddress.ip_network(info["subnets"][0]["subnet"])
         self._ips_used.add(self.dns_server)

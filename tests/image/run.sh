@@ -225,10 +225,11 @@ echo "==> app-rust load and app-rust restore, run from the image"
 # a pod finds a Service (resolved by the image's own static binary, no libc resolver).
 podman network create --label "app-rust-image-test=$id" "$net" >/dev/null
 podman network connect --alias app-rust-under-test "$net" "$ctr2"
-# podman's dnsmasq reloads whenever a container joins or leaves the network, and can answer
-# NXDOMAIN meanwhile: a `podman run --rm ... load` joins at the moment it resolves (it once
-# lost 1 of 5 lookups that way). So the load runs by `podman exec` in a client container that
-# joined once, after a probe with --wait-ms (as the hooks use it) has waited that reload out.
+# The load runs by `podman exec` in a client container on the network, once a probe with
+# --wait-ms (as the hooks use it) has reached the server by name. A container here lists the
+# network's DNS and then the host's in /etc/resolv.conf; the lookups this test lost now and then
+# (NXDOMAIN, 1 of 5) came from app-rust asking both at once and keeping the host's quicker
+# NXDOMAIN. src/dns.rs asks them in order now (tests/it/cluster/dns.rs).
 podman run -d --name "$client" --network "$net" "$image" serve >/dev/null
 podman exec "$client" /usr/local/bin/app-rust probe --wait-ms 10000 http://app-rust-under-test:8080/readyz >/dev/null \
   || fail "the client container never reached app-rust-under-test by name"

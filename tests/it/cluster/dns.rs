@@ -11,14 +11,19 @@ use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, Record, RecordType};
 
+use app_rust::dns::Resolver;
+
 use super::*;
 
 const SERVICE: &str = "app-rust-headless.default.svc.cluster.local.";
+const SLOW_ANSWER: Duration = Duration::from_millis(100);
 
 /// What the fake name server says for a name.
 #[derive(Clone)]
 enum Answer {
     Addresses(Vec<Ipv4Addr>),
+    /// The addresses, after `SLOW_ANSWER`: a name server farther away than the next one.
+    Slow(Vec<Ipv4Addr>),
     NxDomain,
     /// Never answers, like a name server that is down.
     Silent,
@@ -57,6 +62,13 @@ impl FakeDns {
                 reply.metadata.recursion_available = true;
                 reply.add_query(question.clone());
                 // TTL 0: the resolver must ask again at the next view.
+                let answer = match answer {
+                    Some(Answer::Slow(ips)) => {
+                        tokio::time::sleep(SLOW_ANSWER).await;
+                        Some(Answer::Addresses(ips))
+                    }
+                    other => other,
+                };
                 match answer {
                     Some(Answer::Silent) => continue,
                     Some(Answer::Addresses(ips)) if question.query_type() == RecordType::A => {
@@ -68,7 +80,7 @@ impl FakeDns {
                             ));
                         }
                     }
-                    Some(Answer::Addresses(_)) => {}
+                    Some(Answer::Addresses(_) | Answer::Slow(_)) => {}
                     Some(Answer::NxDomain) | None => {
                         reply.metadata.response_code = ResponseCode::NXDomain;
                     }
@@ -117,7 +129,7 @@ fn cluster_at(self_ip: Ipv4Addr, port: u16, dns: &FakeDns) -> Cluster {
         },
         peer_timeout: Duration::from_millis(PEER_TIMEOUT_MS),
         cluster_deadline: Duration::from_millis(DEADLINE_MS),
-        dns: DnsSource::NameServer(dns.addr),
+        dns: DnsSource::NameServers(vec![dns.addr]),
     };
     Cluster::new(&settings, PeerMetrics::default()).expect("the cluster view")
 }
@@ -298,4 +310,43 @@ fn check_config_takes_the_charts_peer_settings_and_needs_the_namespace() {
     assert_eq!(config["peerService"], "app-rust-headless");
     assert_eq!(config["namespace"], "default");
     assert_eq!(config["podIp"], "10.244.0.7");
+}
+
+/// resolv.conf(5): the name servers are asked in the order listed, and a negative answer is
+/// final. A container on a podman network lists the network's DNS first and the host's after
+/// it; the host's knows none of the containers' names and answers NXDOMAIN at once.
+#[tokio::test]
+async fn name_servers_are_asked_in_order_and_a_quicker_later_one_does_not_win() {
+    let network = FakeDns::start().await;
+    let host = FakeDns::start().await;
+    let name = "app-rust-under-test.";
+    network.set(name, Answer::Slow(vec![loopback(7)]));
+    host.set(name, Answer::NxDomain);
+    let timeout = Duration::from_secs(5);
+
+    let in_order = Resolver::new(
+        DnsSource::NameServers(vec![network.addr, host.addr]),
+        timeout,
+    );
+    for _ in 0..3 {
+        let found = in_order.lookup(name).await;
+        assert_eq!(
+            found.as_deref().map_err(|e| e.to_string()),
+            Ok(&[IpAddr::V4(loopback(7))][..]),
+            "the first name server knows the name; the second's quicker NXDOMAIN must not win"
+        );
+    }
+
+    let host_first = Resolver::new(
+        DnsSource::NameServers(vec![host.addr, network.addr]),
+        timeout,
+    );
+    let refused = host_first
+        .lookup(name)
+        .await
+        .expect_err("the first name server's NXDOMAIN is final");
+    assert!(
+        refused.to_string().contains("NXDOMAIN"),
+        "unexpected error: {refused}"
+    );
 }
