@@ -53,6 +53,9 @@ impl FakeDns {
                 };
                 let name = question.name().to_string().to_ascii_lowercase();
                 let answer = served.lock().expect("zone").get(&name).cloned();
+                if let Some(Answer::Slow(_)) = answer {
+                    tokio::time::sleep(SLOW_ANSWER).await;
+                }
                 let mut reply = Message::new(
                     query.metadata.id,
                     MessageType::Response,
@@ -62,16 +65,11 @@ impl FakeDns {
                 reply.metadata.recursion_available = true;
                 reply.add_query(question.clone());
                 // TTL 0: the resolver must ask again at the next view.
-                let answer = match answer {
-                    Some(Answer::Slow(ips)) => {
-                        tokio::time::sleep(SLOW_ANSWER).await;
-                        Some(Answer::Addresses(ips))
-                    }
-                    other => other,
-                };
                 match answer {
                     Some(Answer::Silent) => continue,
-                    Some(Answer::Addresses(ips)) if question.query_type() == RecordType::A => {
+                    Some(Answer::Addresses(ips) | Answer::Slow(ips))
+                        if question.query_type() == RecordType::A =>
+                    {
                         for ip in ips {
                             reply.add_answer(Record::from_rdata(
                                 question.name().clone(),
