@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 
+STEPS = ("write", "fsync", "rename", "fsync directory", "close replaced")
+
+
 def close_each(files: queue.SimpleQueue[int | None]) -> None:
     for fd in iter(files.get, None):
         os.close(fd)
@@ -39,29 +42,20 @@ def main() -> int:
     closer: queue.SimpleQueue[int | None] = queue.SimpleQueue()
     thread = threading.Thread(target=close_each, args=(closer,))
     thread.start()
-    spent: dict[str, float] = {}
+    spent = dict.fromkeys(STEPS, 0.0)
     replaced = None
     started = time.perf_counter()
     for count in range(1, args.commits + 1):
-        steps = iter(("write", "fsync", "rename", "fsync directory", "close replaced"))
-        mark = time.perf_counter()
-
-        def step() -> None:
-            nonlocal mark
-            now = time.perf_counter()
-            name = next(steps)
-            spent[name] = spent.get(name, 0.0) + now - mark
-            mark = now
-
+        marks = [time.perf_counter()]
         temp = os.open("visits.tmp.0", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=directory)
         os.write(temp, b"%d\n" % count)
-        step()
+        marks.append(time.perf_counter())
         os.fsync(temp)
-        step()
+        marks.append(time.perf_counter())
         os.rename("visits.tmp.0", "visits", src_dir_fd=directory, dst_dir_fd=directory)
-        step()
+        marks.append(time.perf_counter())
         os.fsync(directory)
-        step()
+        marks.append(time.perf_counter())
         if args.drop_replaced == "inline":
             os.close(temp)
         else:
@@ -71,7 +65,9 @@ def main() -> int:
                 else:
                     closer.put(replaced)
             replaced = temp
-        step()
+        marks.append(time.perf_counter())
+        for step, begin, end in zip(STEPS, marks, marks[1:]):
+            spent[step] += end - begin
     elapsed = time.perf_counter() - started
     closer.put(None)
     thread.join()
