@@ -108,7 +108,7 @@ def prometheus(replicas, rule_groups, tmp_path_factory):
         stdout=log, stderr=subprocess.STDOUT)
     try:
         def listening():
-            match = re.search(r'msg="Listening on" address=127\.0\.0\.1:(\d+)', (work / "prometheus.log").read_text())
+            match = re.search(r'msg="Listening on"[^\n]* address=127\.0\.0\.1:(\d+)', (work / "prometheus.log").read_text())
             assert proc.poll() is None, (work / "prometheus.log").read_text()
             return match and int(match.group(1))
 
