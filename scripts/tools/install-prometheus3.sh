@@ -36,7 +36,7 @@ curl -fsSL --retry 3 -o "$work/InRelease" "$mirror/dists/sid/InRelease"
 if ! gpgv --keyring /usr/share/keyrings/debian-archive-keyring.gpg \
   --output "$work/Release" "$work/InRelease" 2>"$work/gpgv.log"; then
   cat "$work/gpgv.log" >&2
-  echo "sid's InRelease from $mirror is not signed by a Debian archive key" >&2
+  echo "sid's InRelease from $mirror fails gpgv against debian-archive-keyring (above)" >&2
   exit 1
 fi
 # Only what gpgv printed (the signed text) is read from here on.
