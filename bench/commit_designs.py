@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Wall and CPU time per commit of two ways to make a count durable, on one file system.
+"""Wall and CPU time per commit of three ways to make a count durable, on one file system.
 
 - `rename`: the store's design (`CountFile::commit`, src/store/file.rs): create a temp file,
   write the count, fsync it, rename it over `visits`, fsync the directory.
-- `o-tmpfile`: the same, but the temp file is made with `O_TMPFILE` and linked into the
-  directory once it is synced, so that its fsync has no new directory entry to write.
-- `in-place`: a design the store does not use (docs/performance.md says why): the count is
+- `o-tmpfile`: the same steps, but the temp file is made with `O_TMPFILE` and linked into
+  the directory once it is synced, so that its fsync has no new directory entry to write.
+- `in-place`: the count is
   rewritten in place in a preallocated second file and `fdatasync`ed, then `visits` is
   replaced by a rename that is not fsynced.
+
+The store uses only the first; docs/performance.md says why not the others.
 
 One commit after another, without the service; CPU time is this process's (user and
 system), so work the kernel does in its own threads (a journal's, a loop device's) is not in
