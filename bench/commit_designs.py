@@ -5,9 +5,8 @@
   write the count, fsync it, rename it over `visits`, fsync the directory.
 - `o-tmpfile`: the same steps, but the temp file is made with `O_TMPFILE` and linked into
   the directory once it is synced, so that its fsync has no new directory entry to write.
-- `in-place`: the count is
-  rewritten in place in a preallocated second file and `fdatasync`ed, then `visits` is
-  replaced by a rename that is not fsynced.
+- `in-place`: the count is rewritten in place in a preallocated second file and
+  `fdatasync`ed, then `visits` is replaced by a rename that is not fsynced.
 
 The store uses only the first; docs/performance.md says why not the others.
 
