@@ -372,6 +372,7 @@ def main() -> int:
     rounds_wanted, seconds = (1, 3) if args.quick else (args.rounds, args.seconds)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
+    args.data_root.mkdir(parents=True, exist_ok=True)
     info = machine(args.data_root)
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.data_root))
     try:

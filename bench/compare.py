@@ -39,6 +39,7 @@ def main() -> int:
                         help="where the data directories go (default: bench/results)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
+    args.data_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="compare-", dir=args.data_root))
     builds = {"before": args.before, "after": args.after}
     samples: dict[tuple[str, int, str], list[float]] = {}
