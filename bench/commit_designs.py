@@ -21,18 +21,23 @@ from __future__ import annotations
 
 import argparse
 import os
+from contextlib import AbstractContextManager, nullcontext
 import time
 from pathlib import Path
 
 
-def commit_by_rename(directory: int, count: int) -> None:
-    temp = os.open("visits.tmp.0", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=directory)
+def commit_by_rename(directory: int, count: int, temp_name: str = "visits.tmp.0",
+                     rename_guard: AbstractContextManager = nullcontext()) -> None:
+    """The store's commit; writers that commit at once each have a temp file of their own and
+    serialize the renames through `rename_guard`, as the store does."""
+    temp = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=directory)
     try:
         os.write(temp, b"%d\n" % count)
         os.fsync(temp)
     finally:
         os.close(temp)
-    os.rename("visits.tmp.0", "visits", src_dir_fd=directory, dst_dir_fd=directory)
+    with rename_guard:
+        os.rename(temp_name, "visits", src_dir_fd=directory, dst_dir_fd=directory)
     os.fsync(directory)
 
 

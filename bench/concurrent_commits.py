@@ -2,11 +2,11 @@
 """Do commits that run at the same time share the disk's work, on one file system?
 
 N threads each commit back to back for a few seconds, the way the store's writers do when
-their commits overlap (`CountFile::commit`, src/store/file.rs): each writes and fsyncs its
-own temp file, renames it over `visits` (the renames serialized, as in the store) and fsyncs
-the directory. Reported per thread count: commits per second, all threads together, and the
-mean time of one commit. If the disk shared the work of concurrent commits, two threads would
-commit about twice as often as one, each commit taking about as long as alone.
+their commits overlap: `commit_by_rename` of bench/commit_designs.py, each thread with a temp
+file of its own, the renames serialized. Reported per thread count: commits per second, all
+threads together, and the mean time of one commit. If the disk shared the work of concurrent
+commits, two threads would commit about twice as often as one, each commit taking about as
+long as alone.
 
 Usage: python3 bench/concurrent_commits.py DIR [--threads 1 2 4] [--seconds S]
 """
@@ -19,21 +19,14 @@ import threading
 import time
 from pathlib import Path
 
+from commit_designs import commit_by_rename
+
 
 def commit_until(directory: int, writer: int, rename_lock: threading.Lock, deadline: float,
                  results: list[tuple[int, float]]) -> None:
-    temp_name = f"visits.tmp.{writer}"
     commits, spent = 0, 0.0
     while (started := time.perf_counter()) < deadline:
-        temp = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=directory)
-        try:
-            os.write(temp, b"%d\n" % commits)
-            os.fsync(temp)
-        finally:
-            os.close(temp)
-        with rename_lock:
-            os.rename(temp_name, "visits", src_dir_fd=directory, dst_dir_fd=directory)
-        os.fsync(directory)
+        commit_by_rename(directory, commits, f"visits.tmp.{writer}", rename_lock)
         commits += 1
         spent += time.perf_counter() - started
     results.append((commits, spent))
