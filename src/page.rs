@@ -1,10 +1,10 @@
 //! The visit page: a self-contained HTML document (inline CSS, no external fetches, phone
 //! viewport) and its JSON form. Everything interpolated into HTML is escaped.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
-use chrono::{DateTime, Offset, SecondsFormat};
-use chrono_tz::Tz;
+use chrono::{DateTime, FixedOffset, Offset, SecondsFormat};
+use chrono_tz::{OffsetName, Tz};
 use serde::Serialize;
 
 use crate::cluster::PageCluster;
@@ -51,17 +51,15 @@ impl PageView<'_> {
         }
     }
 
+    /// The page. Written into one buffer: no piece is formatted into a string of its own,
+    /// since this runs once per visit.
     pub fn html(&self) -> String {
         let zone = self.now.timezone().name();
-        let abbreviation = self.now.format("%Z").to_string();
-        let offset = utc_offset(&self.now);
-        // "UTC+03:00"; an abbreviation that is just the offset (e.g. "+04") adds nothing.
-        let zone_detail = if abbreviation.starts_with('+') || abbreviation.starts_with('-') {
-            format!("UTC{offset}")
-        } else {
-            format!("{abbreviation}, UTC{offset}")
-        };
-        let mut html = String::with_capacity(2048);
+        let offset = self.now.offset().fix();
+        // The wall-clock fields, formatted without the offset: chrono's zoned formatting
+        // renders the zone's name into a new string on every call, whatever the pattern.
+        let local = self.now.naive_local();
+        let mut html = String::with_capacity(PAGE_CAPACITY);
         let _ = write!(
             html,
             r#"<!doctype html>
@@ -111,31 +109,61 @@ impl PageView<'_> {
 </body>
 </html>
 "#,
-            title = escape(self.greeting),
-            greeting = escape(self.greeting),
-            zone = escape(zone),
-            iso = escape(&self.now.to_rfc3339_opts(SecondsFormat::Secs, false)),
-            time = self.now.format("%H:%M:%S"),
-            date = self.now.format("%A, %-d %B %Y"),
-            zone_detail = escape(&zone_detail),
-            pod = escape(self.pod),
+            title = Escaped(self.greeting),
+            greeting = Escaped(self.greeting),
+            zone = Escaped(zone),
+            iso = Escaped(&self.now.to_rfc3339_opts(SecondsFormat::Secs, false)),
+            time = local.format("%H:%M:%S"),
+            date = local.format("%A, %-d %B %Y"),
+            zone_detail = ZoneDetail {
+                abbreviation: self.now.offset().abbreviation(),
+                offset,
+            },
+            pod = Escaped(self.pod),
             visits = self.visits,
-            cluster = self.cluster_row(),
+            cluster = ClusterRow(self.cluster),
         );
         html
     }
 }
 
-impl PageView<'_> {
-    /// The cluster total row; marked partial when some replicas could not be counted.
-    fn cluster_row(&self) -> String {
-        match self.cluster {
-            None => String::new(),
-            Some(cluster) if cluster.complete => format!(
+/// Room for the page with a usual greeting and pod name, so it is written without growing.
+const PAGE_CAPACITY: usize = 2560;
+
+/// "MSK, UTC+03:00"; just "UTC+04:00" for a zone that tzdata gives no abbreviation but its
+/// offset ("+04"), which would add nothing. chrono-tz reports some of those as no abbreviation
+/// and others as the offset.
+struct ZoneDetail<'a> {
+    abbreviation: Option<&'a str>,
+    offset: FixedOffset,
+}
+
+impl fmt::Display for ZoneDetail<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.abbreviation {
+            Some(name) if !name.starts_with(['+', '-']) => {
+                write!(f, "{}, UTC{}", Escaped(name), self.offset)
+            }
+            _ => write!(f, "UTC{}", self.offset),
+        }
+    }
+}
+
+/// The cluster total row, when peers are configured; marked partial when some replicas could
+/// not be counted.
+struct ClusterRow(Option<PageCluster>);
+
+impl fmt::Display for ClusterRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => Ok(()),
+            Some(cluster) if cluster.complete => write!(
+                f,
                 "\n    <dt>All replicas</dt><dd id=\"cluster-total\" data-complete=\"true\">{}</dd>",
                 cluster.total
             ),
-            Some(cluster) => format!(
+            Some(cluster) => write!(
+                f,
                 "\n    <dt>All replicas</dt><dd id=\"cluster-total\" data-complete=\"false\">{} \
                  <span class=\"partial\">(partial: {} of {} replicas answered)</span></dd>",
                 cluster.total, cluster.counted, cluster.listed
@@ -144,20 +172,26 @@ impl PageView<'_> {
     }
 }
 
-/// Escapes text for HTML element content and double-quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
+/// Text escaped for HTML element content and double-quoted attribute values, written where it
+/// is formatted.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+            f.write_str(&rest[..at])?;
+            f.write_str(match rest.as_bytes()[at] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&#39;",
+            })?;
+            rest = &rest[at + 1..];
         }
+        f.write_str(rest)
     }
-    out
 }
 
 #[cfg(test)]
@@ -205,6 +239,34 @@ mod tests {
             !html.contains("http://") && !html.contains("https://"),
             "no external fetches"
         );
+    }
+
+    #[test]
+    fn names_the_zone_by_its_abbreviation_only_when_it_has_one() {
+        let at = |zone: Tz, month| {
+            let now = zone
+                .with_ymd_and_hms(2026, month, 14, 12, 0, 0)
+                .single()
+                .expect("valid time");
+            PageView { now, ..view("Hi") }.html()
+        };
+        // tzdata gives these zones no abbreviation, only their offset ("+04", "+02"); chrono-tz
+        // reports Dubai's as none and Troll's as "+02".
+        let dubai = at(chrono_tz::Asia::Dubai, 7);
+        assert!(dubai.contains("Asia/Dubai (UTC+04:00)"), "{dubai}");
+        let troll = at(chrono_tz::Antarctica::Troll, 7);
+        assert!(troll.contains("Antarctica/Troll (UTC+02:00)"), "{troll}");
+        let new_york = at(chrono_tz::America::New_York, 7);
+        assert!(
+            new_york.contains("America/New_York (EDT, UTC-04:00)"),
+            "{new_york}"
+        );
+        let new_york = at(chrono_tz::America::New_York, 1);
+        assert!(
+            new_york.contains("America/New_York (EST, UTC-05:00)"),
+            "{new_york}"
+        );
+        assert!(new_york.contains(r#"<time datetime="2026-01-14T12:00:00-05:00">12:00:00</time>"#));
     }
 
     #[test]
