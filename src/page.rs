@@ -3,7 +3,7 @@
 
 use std::fmt::{self, Write as _};
 
-use chrono::{DateTime, FixedOffset, Offset, SecondsFormat};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, SecondsFormat};
 use chrono_tz::{OffsetName, Tz};
 use serde::Serialize;
 
@@ -56,8 +56,6 @@ impl PageView<'_> {
     pub fn html(&self) -> String {
         let zone = self.now.timezone().name();
         let offset = self.now.offset().fix();
-        // The wall-clock fields, formatted without the offset: chrono's zoned formatting
-        // renders the zone's name into a new string on every call, whatever the pattern.
         let local = self.now.naive_local();
         let mut html = String::with_capacity(PAGE_CAPACITY);
         let _ = write!(
@@ -113,8 +111,8 @@ impl PageView<'_> {
             greeting = Escaped(self.greeting),
             zone = Escaped(zone),
             iso = Escaped(&self.now.to_rfc3339_opts(SecondsFormat::Secs, false)),
-            time = local.format("%H:%M:%S"),
-            date = local.format("%A, %-d %B %Y"),
+            time = WallClock(local, "%H:%M:%S"),
+            date = WallClock(local, "%A, %-d %B %Y"),
             zone_detail = ZoneDetail {
                 abbreviation: self.now.offset().abbreviation(),
                 offset,
@@ -129,6 +127,17 @@ impl PageView<'_> {
 
 /// Room for the page with a usual greeting and pod name, so it is written without growing.
 const PAGE_CAPACITY: usize = 2560;
+
+/// The wall-clock time formatted by chrono straight into the page. Formatting the zoned time
+/// would render the zone's name into a new string on every call, and chrono's `Display` of a
+/// format formats into a string of its own first; `write_to` does neither.
+struct WallClock(NaiveDateTime, &'static str);
+
+impl fmt::Display for WallClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.format(self.1).write_to(f)
+    }
+}
 
 /// "MSK, UTC+03:00"; just "UTC+04:00" for a zone that tzdata gives no abbreviation but its
 /// offset ("+04"), which would add nothing. chrono-tz reports some of those as no abbreviation
