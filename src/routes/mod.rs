@@ -129,7 +129,6 @@ pub fn app(state: AppState) -> Router {
         .route(HEALTHZ, get(handlers::healthz))
         .route(READYZ, get(handlers::readyz))
         .route(METRICS, get(handlers::metrics))
-        .route_layer(observe::TagRouteLayer)
         .fallback(handlers::not_found)
         .layer(middleware)
         .with_state(state)

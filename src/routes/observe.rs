@@ -26,76 +26,6 @@ use super::{AppState, ROUTES};
 /// create metric series.
 const UNMATCHED_ROUTE: &str = "unmatched";
 
-/// The matched route pattern, passed from `TagRoute` (inside routing) to `Observe` (outside).
-#[derive(Clone, Copy)]
-struct RouteLabel(&'static str);
-
-/// Tags each response with its route's label; applied with `route_layer`, where the router
-/// has put the matched pattern into the request.
-#[derive(Clone, Copy)]
-pub struct TagRouteLayer;
-
-impl<S> Layer<S> for TagRouteLayer {
-    type Service = TagRoute<S>;
-
-    fn layer(&self, inner: S) -> TagRoute<S> {
-        TagRoute { inner }
-    }
-}
-
-#[derive(Clone)]
-pub struct TagRoute<S> {
-    inner: S,
-}
-
-impl<S, B> Service<Request> for TagRoute<S>
-where
-    S: Service<Request, Response = axum::http::Response<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = TagRouteFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let route = request
-            .extensions()
-            .get::<MatchedPath>()
-            .and_then(|matched| ROUTES.iter().copied().find(|r| *r == matched.as_str()));
-        TagRouteFuture {
-            inner: self.inner.call(request),
-            route,
-        }
-    }
-}
-
-pin_project! {
-    pub struct TagRouteFuture<F> {
-        #[pin]
-        inner: F,
-        route: Option<&'static str>,
-    }
-}
-
-impl<F, B, E> Future for TagRouteFuture<F>
-where
-    F: Future<Output = Result<axum::http::Response<B>, E>>,
-{
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
-        if let Some(route) = *this.route {
-            response.extensions_mut().insert(RouteLabel(route));
-        }
-        Poll::Ready(Ok(response))
-    }
-}
-
 /// Observes every request: renders an error as JSON for a client that asked for JSON, then
 /// records the request metrics and writes the access-log line.
 #[derive(Clone)]
@@ -141,8 +71,16 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        // Applied with `Router::layer`, so this runs after routing: the router has put the
+        // matched pattern into the request, for every method of a matched path.
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .and_then(|matched| ROUTES.iter().copied().find(|r| *r == matched.as_str()))
+            .unwrap_or(UNMATCHED_ROUTE);
         ObserveFuture {
             started: Instant::now(),
+            route,
             method: request.method().clone(),
             // Shares the request's bytes: the path is logged without being copied.
             uri: request.uri().clone(),
@@ -158,6 +96,7 @@ pin_project! {
         #[pin]
         inner: F,
         started: Instant,
+        route: &'static str,
         method: Method,
         uri: Uri,
         accept: Accept,
@@ -182,14 +121,10 @@ where
         };
         let elapsed = this.started.elapsed();
         let status = response.status().as_u16();
-        let route = response
-            .extensions()
-            .get::<RouteLabel>()
-            .map_or(UNMATCHED_ROUTE, |label| label.0);
         let shared = &this.state.inner;
         shared
             .metrics
-            .observe_request(route, method_label(this.method), status, elapsed);
+            .observe_request(this.route, method_label(this.method), status, elapsed);
         tracing::info!(
             target: "app_rust::access",
             method = %this.method,

@@ -211,11 +211,17 @@ async fn metrics_cover_requests_visits_persistence_and_build() {
         get_text(&client, &app.url("/no/such/page?x=1")).await.0,
         404
     );
+    assert_eq!(get_text(&client, &app.url("/healthz")).await.0, 200);
+    let wrong_method = client.post(app.url("/")).send().await.expect("POST /");
+    assert_eq!(wrong_method.status(), 405);
     let (status, text) = get_text(&client, &app.url("/metrics")).await;
     assert_eq!(status, 200);
     for needle in [
         r#"http_requests_total{route="/",method="GET",status="200"} 3"#,
         r#"http_requests_total{route="unmatched",method="GET",status="404"} 1"#,
+        r#"http_requests_total{route="/healthz",method="GET",status="200"} 1"#,
+        // A known path with a method it does not serve is still that route's request.
+        r#"http_requests_total{route="/",method="POST",status="405"} 1"#,
         r#"http_request_duration_seconds_count{route="/",status="200"} 3"#,
         "app_visits_total 3",
         "app_persist_errors_total 0",
