@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tempfile::TempDir;
@@ -58,6 +58,13 @@ impl Harness {
             .expect("infallible");
         let status = response.status();
         assert_eq!(response.headers()[X_SERVED_BY], "app-rust-0", "{uri}");
+        if status.is_success() && (uri == "/" || uri.starts_with("/visits")) {
+            assert_eq!(
+                response.headers().get(CACHE_CONTROL).map(|v| v.as_bytes()),
+                Some(&b"no-store"[..]),
+                "{uri}: a count must never come from a cache"
+            );
+        }
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
