@@ -31,6 +31,9 @@ pub const WRITERS: usize = 4;
 /// writer gave the best ratio on a quiet disk and the worst on a busy one.
 const OVERLAP_AFTER: Duration = Duration::from_millis(2);
 
+/// The largest emptied batch a writer keeps for reuse as the queue (64 KiB).
+const SPARE_CAPACITY_MAX: usize = 4096;
+
 /// How long an idle writer waits before retrying a failed write when no new visit arrives
 /// to trigger one: readiness recovers on its own once the disk does.
 const RETRY_INTERVAL: Duration = Duration::from_millis(500);
@@ -192,6 +195,9 @@ impl GroupCommit {
     /// One writer thread's loop: take the waiting visits, commit, answer; until closed.
     pub fn run_writer(&self, writer: usize) {
         let temp = self.file.temp(writer);
+        // The emptied vector of the last batch, handed back as the queue, so that visits queue
+        // into room that is already there instead of a vector grown from empty per commit.
+        let mut spare = Vec::new();
         let mut state = self.lock_state();
         loop {
             if state.phase != Phase::Open && state.pending.is_empty() {
@@ -216,7 +222,7 @@ impl GroupCommit {
                 }
             }
             let target = state.count;
-            let batch = std::mem::take(&mut state.pending);
+            let mut batch = std::mem::replace(&mut state.pending, std::mem::take(&mut spare));
             state.commits_in_flight += 1;
             state.newest_commit_started = Some(Instant::now());
             drop(state);
@@ -229,12 +235,16 @@ impl GroupCommit {
                 state.newest_commit_started = None;
             }
             drop(state);
-            for (number, ack) in batch {
+            for (number, ack) in batch.drain(..) {
                 // The visitor may have gone away (client disconnected); that is fine.
                 let _ = ack.send(match &reply {
                     Ok(()) => Ok(number),
                     Err(message) => Err(StoreError::WriteFailed(Arc::clone(message))),
                 });
+            }
+            // A burst's vector is let go rather than kept for good.
+            if batch.capacity() <= SPARE_CAPACITY_MAX {
+                spare = batch;
             }
             state = self.lock_state();
         }
