@@ -59,6 +59,9 @@ class WrkResult:
     non_2xx: int
     socket_errors: int
     peak_rss_mib: float
+    # CPU time (user + system) per request by thread group, in µs; empty for the peer, whose
+    # work is spread over gunicorn's worker processes.
+    cpu_us_per_request: dict[str, float]
 
 
 def get(port: int, path: str, timeout: float = 1.0) -> tuple[int, str]:
@@ -76,6 +79,22 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def thread_cpu_ticks(pid: int) -> dict[str, int]:
+    """CPU time (user + system, in clock ticks) of `pid`'s threads, summed by thread name with
+    a trailing number dropped (visits-writer-0 to -3 are one group)."""
+    groups: dict[str, int] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            # The fields after the parenthesised name; utime and stime are stat's 14th and 15th.
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        group = re.sub(r"-\d+$", "", name)
+        groups[group] = groups.get(group, 0) + int(fields[11]) + int(fields[12])
+    return groups
 
 
 def wait_until_answers(proc: subprocess.Popen, port: int, path: str, status: int, what: str,
@@ -98,6 +117,8 @@ class Program:
 
     proc: subprocess.Popen
     port: int
+    # Whether all of its work runs in `proc` (then its CPU per request is measured).
+    single_process = True
 
     def stop(self) -> int:
         self.proc.terminate()
@@ -137,6 +158,8 @@ class FlaskPeer(Program):
     """bench/flask_peer.py under gunicorn -w 4 on 127.0.0.1 (a port the OS chooses, read from
     gunicorn's "Listening at" line), with its own data directory."""
 
+    single_process = False
+
     def __init__(self, gunicorn: Path, data_dir: Path):
         self.data_dir = data_dir
         log = data_dir.parent / "gunicorn.log"
@@ -167,6 +190,7 @@ def run_wrk(server: Program, path: str, connections: int, seconds: float) -> Wrk
             peak[0] = max(peak[0], rss_mib(server.proc.pid))
 
     sampler = threading.Thread(target=sample)
+    cpu_before = thread_cpu_ticks(server.proc.pid) if server.single_process else {}
     sampler.start()
     try:
         out = subprocess.run(
@@ -177,7 +201,11 @@ def run_wrk(server: Program, path: str, connections: int, seconds: float) -> Wrk
     finally:
         stop.set()
         sampler.join()
+    cpu_after = thread_cpu_ticks(server.proc.pid) if server.single_process else {}
     requests = int(re.search(r"(\d+) requests in", out).group(1))
+    us_per_tick = 1e6 / os.sysconf("SC_CLK_TCK")
+    cpu = {group: (ticks - cpu_before.get(group, 0)) * us_per_tick / max(1, requests)
+           for group, ticks in cpu_after.items()}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = parse_duration_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = parse_duration_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
@@ -185,7 +213,7 @@ def run_wrk(server: Program, path: str, connections: int, seconds: float) -> Wrk
     errors = 0
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors = sum(int(g) for g in m.groups())
-    return WrkResult(path, connections, seconds, requests, rps, p50, p99, non_2xx, errors, peak[0])
+    return WrkResult(path, connections, seconds, requests, rps, p50, p99, non_2xx, errors, peak[0], cpu)
 
 
 def metric_sum(metrics: str, name: str) -> float:
@@ -329,6 +357,7 @@ def report(info: dict, rounds: list[Round], ready_ms: list[float], idle_rss: flo
             f"| {spread([r.visits[c].p50_ms for r in rounds])} ms | {spread([r.visits[c].p99_ms for r in rounds])} ms "
             f"| {spread([r.visits[c].peak_rss_mib for r in rounds], '{:.1f}')} MiB |"
         )
+    lines += ["", cpu_table(rounds)]
     lost = sum(r.persisted < r.acknowledged for r in rounds)
     kept_claim = (f"**visits were lost in {lost} of {len(rounds)} rounds**: fewer on disk than acknowledged" if lost
                   else "in each round every acknowledged visit is in the `visits` file")
@@ -347,6 +376,34 @@ def report(info: dict, rounds: list[Round], ready_ms: list[float], idle_rss: flo
         f"- **Idle RSS** after start: {idle_rss:.1f} MiB. **Exec to `/readyz` = 200:** median {statistics.median(ready_ms):.1f} ms, "
         f"worst {max(ready_ms):.1f} ms over {len(ready_ms)} starts.",
     ]
+    return "\n".join(lines)
+
+
+def cpu_table(rounds: list[Round]) -> str:
+    """CPU µs per request (user + system, all threads, from /proc) of app-rust by thread group
+    and of the ceiling: what each request costs beyond the ceiling's, and where."""
+    # Threads that did no measurable work (the main thread waits on the runtime) are left out.
+    groups = sorted({g for r in rounds for c in CONNECTIONS for g, us in r.visits[c].cpu_us_per_request.items()
+                     if us > 0},
+                    key=lambda g: (g != "tokio-rt-worker", g))
+
+    def cell(results: list[WrkResult], group: str | None = None) -> str:
+        values = [sum(w.cpu_us_per_request.values()) if group is None else w.cpu_us_per_request.get(group, 0.0)
+                  for w in results]
+        return spread(values, "{:.1f}")
+
+    lines = [
+        "CPU per request in µs (user + system time of every thread, read from `/proc` before and after each "
+        "run), by thread:",
+        "",
+        "| connections | ceiling, all threads | app-rust, all threads | "
+        + " | ".join(f"app-rust `{g}`" for g in groups) + " |",
+        "|---:|---:|---:|" + "---:|" * len(groups),
+    ]
+    for c in CONNECTIONS:
+        visits = [r.visits[c] for r in rounds]
+        lines.append(f"| {c} | {cell([r.ceiling[c] for r in rounds])} | {cell(visits)} | "
+                     + " | ".join(cell(visits, g) for g in groups) + " |")
     return "\n".join(lines)
 
 
