@@ -4,10 +4,10 @@
 //! format of its errors.
 
 use axum::http::StatusCode;
-use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Json, Response};
 use serde::Serialize;
 
+use super::NO_STORE;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +51,7 @@ struct ErrorJson<'a> {
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let body = format!("{}\n", self.message);
-        let mut response = (self.status, [(CACHE_CONTROL, "no-store")], body).into_response();
+        let mut response = (self.status, NO_STORE, body).into_response();
         response.extensions_mut().insert(self);
         response
     }
@@ -63,7 +63,7 @@ pub fn render_json_error(response: Response) -> Response {
     match response.extensions().get::<HttpError>() {
         Some(error) => (
             error.status,
-            [(CACHE_CONTROL, "no-store")],
+            NO_STORE,
             Json(ErrorJson {
                 error: &error.message,
             }),

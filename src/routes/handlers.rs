@@ -1,20 +1,16 @@
 //! The five endpoints. Only `GET /` counts a visit.
 
 use axum::extract::{Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse, Json, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
 use super::accept::Accept;
 use super::error::HttpError;
+use super::{AppState, NO_STORE};
 use crate::page::PageView;
-
-/// A static value: a `&str` would be copied into a new header value on every response.
-const NO_STORE: [(HeaderName, HeaderValue); 1] =
-    [(CACHE_CONTROL, HeaderValue::from_static("no-store"))];
 
 /// `GET /`: counts exactly one visit, answered once it is durable. With peers, also shows the
 /// cluster total (peers' counts at most `PAGE_PEERS_MAX_AGE` old, bounded by the cluster

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, StatusCode};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::routing::get;
 use chrono_tz::Tz;
 use tower::ServiceBuilder;
@@ -32,6 +33,11 @@ use crate::store::VisitStore;
 use crate::validated::PodName;
 
 pub const X_SERVED_BY: HeaderName = HeaderName::from_static("x-served-by");
+
+/// Counts and errors must never come from a cache. A static value: a `&str` would be copied
+/// into a new header value on every response.
+const NO_STORE: [(HeaderName, HeaderValue); 1] =
+    [(CACHE_CONTROL, HeaderValue::from_static("no-store"))];
 
 /// Every route, as the `route` label of the request metrics.
 const ROUTES: [&str; 5] = [INDEX, VISITS, HEALTHZ, READYZ, METRICS];
