@@ -3,8 +3,8 @@
 
 use std::fmt::{self, Write as _};
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, SecondsFormat};
-use chrono_tz::{OffsetName, Tz};
+use chrono::{DateTime, NaiveDateTime, Offset, SecondsFormat};
+use chrono_tz::{OffsetName, Tz, TzOffset};
 use serde::Serialize;
 
 use crate::cluster::PageCluster;
@@ -55,7 +55,6 @@ impl PageView<'_> {
     /// since this runs once per visit.
     pub fn html(&self) -> String {
         let zone = self.now.timezone().name();
-        let offset = self.now.offset().fix();
         let local = self.now.naive_local();
         let mut html = String::with_capacity(PAGE_CAPACITY);
         let _ = write!(
@@ -113,10 +112,7 @@ impl PageView<'_> {
             iso = Escaped(&self.now.to_rfc3339_opts(SecondsFormat::Secs, false)),
             time = WallClock(local, "%H:%M:%S"),
             date = WallClock(local, "%A, %-d %B %Y"),
-            zone_detail = ZoneDetail {
-                abbreviation: self.now.offset().abbreviation(),
-                offset,
-            },
+            zone_detail = ZoneDetail(self.now.offset()),
             pod = Escaped(self.pod),
             visits = self.visits,
             cluster = ClusterRow(self.cluster),
@@ -142,18 +138,16 @@ impl fmt::Display for WallClock {
 /// "MSK, UTC+03:00"; just "UTC+04:00" for a zone that tzdata gives no abbreviation but its
 /// offset ("+04"), which would add nothing. chrono-tz reports some of those as no abbreviation
 /// and others as the offset.
-struct ZoneDetail<'a> {
-    abbreviation: Option<&'a str>,
-    offset: FixedOffset,
-}
+struct ZoneDetail<'a>(&'a TzOffset);
 
 impl fmt::Display for ZoneDetail<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.abbreviation {
+        let offset = self.0.fix();
+        match self.0.abbreviation() {
             Some(name) if !name.starts_with(['+', '-']) => {
-                write!(f, "{}, UTC{}", Escaped(name), self.offset)
+                write!(f, "{}, UTC{offset}", Escaped(name))
             }
-            _ => write!(f, "UTC{}", self.offset),
+            _ => write!(f, "UTC{offset}"),
         }
     }
 }
