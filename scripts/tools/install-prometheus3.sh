@@ -4,9 +4,10 @@
 # run both. Bookworm has no Prometheus 3, so this takes Debian unstable's `prometheus` and
 # `promtool` packages without adding unstable to apt: the suite's InRelease is checked with
 # gpgv against debian-archive-keyring (accepted as apt accepts it), the package list against
-# the hash it signs, each .deb against the hash the list gives, and the binaries are unpacked
-# into $APP_RUST_TOOLS/prometheus3/VERSION (bin/ links to the newest). Unstable moves, so the
-# version is whichever 3.x it holds when this first runs; the tests print it.
+# the hash it signs, each .deb against the hash the list gives, and the binaries of this
+# machine's architecture are unpacked into $APP_RUST_TOOLS/prometheus3/VERSION (bin/ links to
+# the one installed last). Unstable moves, so the version is whichever 3.x it holds when this
+# first runs; the tests print it.
 # (Valid-Until is not checked: the signature and the hash chain are.)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +23,7 @@ fi
 apt_install gpgv debian-archive-keyring curl xz-utils
 
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+arch="$(dpkg --print-architecture)"
 keyring="${DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -46,9 +48,9 @@ if grep -q '^\[GNUPG:\] BADSIG' <<<"$status" || ! grep -q '^\[GNUPG:\] VALIDSIG'
 fi
 # Only what gpgv printed (the signed text) is read from here on.
 list_hash="$(awk '/^SHA256:/ { in_sha = 1; next } /^[^ ]/ { in_sha = 0 }
-  in_sha && $3 == "main/binary-amd64/Packages.xz" { print $1 }' "$work/Release")"
-[ -n "$list_hash" ] || { echo "no main/binary-amd64/Packages.xz in sid's Release" >&2; exit 1; }
-fetch_verified "$mirror/dists/sid/main/binary-amd64/Packages.xz" "$work/Packages.xz" "$list_hash"
+  in_sha && $3 == list { print $1 }' list="main/binary-$arch/Packages.xz" "$work/Release")"
+[ -n "$list_hash" ] || { echo "no main/binary-$arch/Packages.xz in sid's Release" >&2; exit 1; }
+fetch_verified "$mirror/dists/sid/main/binary-$arch/Packages.xz" "$work/Packages.xz" "$list_hash"
 xz -dc "$work/Packages.xz" >"$work/Packages"
 
 version=""
