@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from contextlib import AbstractContextManager, nullcontext
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 
