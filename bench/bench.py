@@ -5,10 +5,11 @@
   counter and nothing else;
 - the peer: bench/flask_peer.py, the published Flask pattern under gunicorn -w 4.
 
-Each round measures the three, interleaved (the order rotates), at 32 and 128 connections;
-the report gives every ratio's median over the rounds and its spread, because this machine
-is shared and noisy. Run it through bench/run.sh, which installs wrk, Flask and gunicorn and
-builds the release binaries.
+Each round measures the three, interleaved (the order rotates), at 32 and 128 connections,
+then the request pipeline alone: `/healthz` of app-rust (with its access log on and off) and of
+the ceiling at 128 connections. The report gives every ratio's median over the rounds and its
+spread, because this machine is shared and noisy. Run it through bench/run.sh, which installs
+wrk, Flask and gunicorn and builds the release binaries.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ TARGET_IDLE_RSS_MIB = 10.0
 TARGET_LOAD_RSS_MIB = 32.0
 TARGET_READY_MS = 100.0
 CONNECTIONS = (32, 128)
+PIPELINE_CONNECTIONS = 128
 
 
 @dataclass
@@ -129,10 +131,11 @@ class Server(Program):
     """The release binary on 127.0.0.1 with a fresh data directory on the real disk; its
     logs (one JSON line per request) go to a file, as a container runtime takes stdout."""
 
-    def __init__(self, binary: Path, data_dir: Path):
-        env = {**os.environ, "DATA_DIR": str(data_dir), "POD_NAME": "bench-0"}
+    def __init__(self, binary: Path, data_dir: Path, extra_env: dict[str, str] | None = None):
+        env = {**os.environ, "DATA_DIR": str(data_dir), "POD_NAME": "bench-0", **(extra_env or {})}
         self.log = data_dir.parent / "server.log"
         started = time.perf_counter()
+        self.binary = binary
         self.proc = app_process.start(binary, env, self.log)
         self.port = app_process.serving_port(self.proc, self.log)
         wait_until_answers(self.proc, self.port, "/readyz", 200, f"app-rust (log: {self.log})",
@@ -287,6 +290,8 @@ class Round:
     visits: dict[int, WrkResult]
     ceiling: dict[int, WrkResult]
     peer: dict[int, WrkResult]
+    # /healthz at PIPELINE_CONNECTIONS, by program (see PIPELINE_PROGRAMS).
+    pipeline: dict[str, WrkResult]
     peer_acknowledged: int
     peer_kept: int
     acknowledged: int
@@ -313,6 +318,7 @@ def run_round(index: int, app: Path, ceiling_binary: Path, gunicorn: Path, work:
                       f"p99 {r.p99_ms:6.2f} ms  rss {r.peak_rss_mib:5.1f} MiB  non-2xx {r.non_2xx}  "
                       f"errors {r.socket_errors}", flush=True)
         metrics = get(server.port, "/metrics")[1]
+        pipeline = measure_pipeline(index, server, ceiling, work, seconds)
     finally:
         exit_code = server.stop()
         ceiling.stop()
@@ -321,7 +327,7 @@ def run_round(index: int, app: Path, ceiling_binary: Path, gunicorn: Path, work:
         raise RuntimeError(f"app-rust exited {exit_code} on SIGTERM; see {server.log}")
     commits = metric_sum(metrics, "app_persist_duration_seconds_count")
     return Round(
-        visits, ceilings, peers,
+        visits, ceilings, peers, pipeline,
         peer_acknowledged=sum(r.requests - r.non_2xx for r in peers.values()),
         peer_kept=peer.kept(),
         acknowledged=sum(r.requests - r.non_2xx for r in visits.values()),
@@ -329,6 +335,33 @@ def run_round(index: int, app: Path, ceiling_binary: Path, gunicorn: Path, work:
         commits=commits,
         commit_mean_ms=1000 * metric_sum(metrics, "app_persist_duration_seconds_sum") / max(1.0, commits),
     )
+
+
+PIPELINE_PROGRAMS = ("ceiling", "app-rust", "app-rust, access log off")
+ACCESS_LOG_OFF = "info,app_rust::access=warn"
+
+
+def measure_pipeline(index: int, server: Server, ceiling: Ceiling, work: Path, seconds: float) -> dict[str, WrkResult]:
+    """`/healthz` of the ceiling, of app-rust, and of an app-rust whose access log is off
+    (ACCESS_LOG_OFF keeps its other lines, "serving" among them, which the start waits for):
+    what every request pays before any handler runs, and the access log's share of it.
+    /healthz counts no visit and renders no page, so the disk plays no part here."""
+    data = work / f"round-{index}" / "quiet" / "data"
+    data.mkdir(parents=True)
+    quiet = Server(server.binary, data, {"APP_LOG_LEVEL": ACCESS_LOG_OFF})
+    results = {}
+    try:
+        programs = list(zip(PIPELINE_PROGRAMS, (ceiling, server, quiet)))
+        shift = index % len(programs)
+        for name, program in programs[shift:] + programs[:shift]:
+            r = results[name] = run_wrk(program, "/healthz", PIPELINE_CONNECTIONS, seconds)
+            print(f"round {index + 1} /healthz {name:25} c={PIPELINE_CONNECTIONS:<4} {r.rps:>9,.0f} req/s  "
+                  f"non-2xx {r.non_2xx}  errors {r.socket_errors}", flush=True)
+    finally:
+        exit_code = quiet.stop()
+    if exit_code != 0:
+        raise RuntimeError(f"app-rust (access log off) exited {exit_code} on SIGTERM; see {quiet.log}")
+    return {name: results[name] for name in PIPELINE_PROGRAMS}
 
 
 def spread(values: list[float], fmt: str = "{:.2f}") -> str:
@@ -357,7 +390,7 @@ def report(info: dict, rounds: list[Round], ready_ms: list[float], idle_rss: flo
             f"| {spread([r.visits[c].p50_ms for r in rounds])} ms | {spread([r.visits[c].p99_ms for r in rounds])} ms "
             f"| {spread([r.visits[c].peak_rss_mib for r in rounds], '{:.1f}')} MiB |"
         )
-    lines += ["", cpu_table(rounds)]
+    lines += ["", cpu_table(rounds), "", pipeline_table(rounds)]
     lost = sum(r.persisted < r.acknowledged for r in rounds)
     kept_claim = (f"**visits were lost in {lost} of {len(rounds)} rounds**: fewer on disk than acknowledged" if lost
                   else "in each round every acknowledged visit is in the `visits` file")
@@ -404,6 +437,24 @@ def cpu_table(rounds: list[Round]) -> str:
         visits = [r.visits[c] for r in rounds]
         lines.append(f"| {c} | {cell([r.ceiling[c] for r in rounds])} | {cell(visits)} | "
                      + " | ".join(cell(visits, g) for g in groups) + " |")
+    return "\n".join(lines)
+
+
+def pipeline_table(rounds: list[Round]) -> str:
+    """`/healthz` of each program: the cost of the request pipeline without page or visit."""
+    lines = [
+        f"The request pipeline alone: `/healthz` at {PIPELINE_CONNECTIONS} connections (no page, no visit, "
+        f"no disk), against the ceiling's `/healthz`; the access log off is `APP_LOG_LEVEL={ACCESS_LOG_OFF}`:",
+        "",
+        "| `/healthz` of | requests/s | ÷ ceiling's | CPU µs per request, all threads |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in PIPELINE_PROGRAMS:
+        results = [r.pipeline[name] for r in rounds]
+        ratios = [r.pipeline[name].rps / r.pipeline["ceiling"].rps for r in rounds]
+        cpu = [sum(w.cpu_us_per_request.values()) for w in results]
+        lines.append(f"| {name} | {spread([w.rps for w in results], '{:,.0f}')} | {spread(ratios)} "
+                     f"| {spread(cpu, '{:.1f}')} |")
     return "\n".join(lines)
 
 
