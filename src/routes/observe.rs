@@ -21,6 +21,7 @@ use tower::{Layer, Service};
 use super::accept::Accept;
 use super::error::render_json_error;
 use super::{AppState, ROUTES};
+use crate::telemetry;
 
 /// Route label of requests that matched no route (404s), so that arbitrary paths do not
 /// create metric series.
@@ -125,14 +126,12 @@ where
         shared
             .metrics
             .observe_request(this.route, method_label(this.method), status, elapsed);
-        tracing::info!(
-            target: "app_rust::access",
-            method = %this.method,
-            path = %this.uri.path(),
+        telemetry::log_access(
+            this.method,
+            this.uri.path(),
             status,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            pod = %shared.pod,
-            "request"
+            elapsed,
+            shared.pod.as_str(),
         );
         Poll::Ready(Ok(response))
     }

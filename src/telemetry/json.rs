@@ -254,14 +254,13 @@ mod tests {
     fn lines_match_tracing_subscribers_json_format_byte_for_byte_apart_from_the_time() {
         let (theirs, ours) = both_formats(|| {
             let error = io::Error::other("disk \"full\"\n");
-            tracing::info!(
-                target: "app_rust::access",
-                method = %"GET",
-                path = %"/a\"b\\c\u{1}é",
-                status = 200u16,
-                latency_ms = 0.25,
-                pod = %"app-rust-0",
-                "request"
+            // The service's own access-log line, with a path that needs escaping.
+            crate::telemetry::log_access(
+                &axum::http::Method::GET,
+                "/a\"b\\c\u{1}é",
+                200,
+                std::time::Duration::from_micros(250),
+                "app-rust-0",
             );
             tracing::warn!(
                 negative = -3i64,

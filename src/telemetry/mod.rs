@@ -12,7 +12,9 @@ mod batch;
 mod json;
 
 use std::io::stdout;
+use std::time::Duration;
 
+use axum::http::Method;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -60,4 +62,19 @@ pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, TelemetryError>
     };
     result.map_err(|e| TelemetryError::AlreadyInstalled(e.to_string()))?;
     Ok(LogGuard { _writer: guard })
+}
+
+/// The access-log line of one request: one event per request, target `app_rust::access`, so
+/// that `APP_LOG_LEVEL=info,app_rust::access=warn` turns it off alone. Written here once, for
+/// the service and for the bench that times it (bench/log_line.rs).
+pub fn log_access(method: &Method, path: &str, status: u16, latency: Duration, pod: &str) {
+    tracing::info!(
+        target: "app_rust::access",
+        method = %method,
+        path = %path,
+        status,
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        pod = %pod,
+        "request"
+    );
 }
