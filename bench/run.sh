@@ -7,11 +7,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# shellcheck source=../scripts/tools/env.sh
-source scripts/tools/env.sh
-apt_install wrk
-ensure_venv bench "matplotlib==3.10.7 flask==3.1.2 gunicorn==23.0.0"
+# shellcheck source=env.sh
+source bench/env.sh
 
 cargo build --release --locked --quiet --bin app-rust --example ceiling
-exec "$APP_RUST_TOOLS/venv/bench/bin/python" bench/bench.py --binary target/release/app-rust \
-  --ceiling target/release/examples/ceiling --gunicorn "$APP_RUST_TOOLS/venv/bench/bin/gunicorn" "$@"
+exec "$BENCH_PYTHON" bench/bench.py --binary target/release/app-rust \
+  --ceiling target/release/examples/ceiling --gunicorn "$GUNICORN" "$@"
