@@ -14,6 +14,8 @@ echo "==> cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --locked
+echo "==> bench/bounds.sh --check"
+bash bench/bounds.sh --check
 
 for stage in tests/chart/run.sh tests/monitoring/run.sh tests/cluster-e2e/check-offline.sh tests/image/run.sh tests/e2e/run.sh; do
   echo "==> $stage"
