@@ -69,8 +69,10 @@ def run_round(index: int, variants, ceiling_binary: Path, gunicorn: Path, work: 
                 samples[(name, connections)].ceiling_ratio.append(value / rps["ceiling"])
                 samples[(name, connections)].peer_factor.append(value / rps["peer"])
     finally:
-        for name, program in programs:
-            program.stop()
+        exits = {name: program.stop() for name, program in programs}
+    failed = {name: code for name, code in exits.items() if code != 0 and name not in ("ceiling", "peer")}
+    if failed:
+        raise RuntimeError(f"app-rust builds exited non-zero on SIGTERM: {failed}")
 
 
 def report(names: list[str], samples: dict[tuple[str, int], Sample], rounds: int, seconds: float,
@@ -117,8 +119,10 @@ def main() -> int:
     try:
         for index in range(args.rounds):
             run_round(index, variants, args.ceiling, args.gunicorn, work, args.seconds, samples)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        print(f"kept {work} (each program's log is in its round's directory)", file=sys.stderr)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
     print()
     print(report(names, samples, args.rounds, args.seconds, args.data_root))
     return 0
