@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The chart test stage (called by scripts/test.sh): Helm 3 and 4 lint/template/package/dry-run,
-# kubernetes-validate --strict for 1.32 and 1.37, yamllint, checkov and the chart unit tests,
-# all as pytest tests over real `helm` output. Tools come from scripts/tools/install-*.sh.
+# kubernetes-validate --strict for 1.32 and 1.37, yamllint, checkov, the chart unit tests and the
+# docs' helm and kubectl commands, all as pytest tests over real `helm` and `kubectl`. Tools come from scripts/tools/install-*.sh.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../../scripts/tools/env.sh
