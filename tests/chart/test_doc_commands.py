@@ -12,7 +12,8 @@ the tool's own message.
 Commands come from the code blocks of the tracked Markdown files (a shell line, or a `$ `
 line of captured output), from inline code that starts with `helm ` or `kubectl ` (often a
 fragment such as `helm upgrade --set replicaCount=2`, so only flag errors count there), and
-from the NOTES that `helm install` prints for the default values.
+from the NOTES that `helm install` prints for the default values. The arguments that a
+`kubectl run --image=app-rust:...` passes to the image's app-rust are run through the real binary.
 """
 
 from __future__ import annotations
@@ -25,19 +26,11 @@ from dataclasses import dataclass
 import pytest
 
 from conftest import CHART, ROOT, run, tool
+from offline_cli import CONNECTION_FAILED, USAGE_ERROR, offline_env, run_offline
 
 TOOLS = ("helm", "kubectl")
 
-# A usage error of either tool (cobra's messages, which Helm and kubectl share).
-FLAG_ERROR = re.compile(
-    r"unknown (shorthand )?flag|unknown command|flag needs an argument|bad flag syntax"
-    r"|invalid argument \".*\" for \".*\" flag"
-)
 ARGUMENT_ERROR = re.compile(r"accepts (at most |between )?\d.* arg\(s\)|requires (at least |exactly )?\d+ arg")
-
-# Where the commands run: a server that refuses connections at once.
-REFUSING_SERVER = "https://127.0.0.1:1"
-CONNECTION_FAILED = re.compile(r"127\.0\.0\.1:1\b|connection refused|cluster unreachable")
 
 # Shell words after which a new command starts.
 SHELL_KEYWORDS = {"do", "then", "else", "elif", "done", "fi", "time", "!", "{", "}"}
@@ -156,25 +149,8 @@ ALL_COMMANDS = markdown_commands() + notes_commands()
 
 
 @pytest.fixture(scope="module")
-def offline_env(tmp_path_factory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("doc-commands")
-    kubeconfig = home / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: refusing\n  cluster:\n    server: {REFUSING_SERVER}\n"
-        "    insecure-skip-tls-verify: true\n"
-        "users:\n- name: nobody\n  user:\n    token: not-a-token\n"
-        "contexts:\n- name: refusing\n  context:\n    cluster: refusing\n    user: nobody\n"
-        "current-context: refusing\n"
-    )
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(home),
-        "KUBECONFIG": str(kubeconfig),
-        "HELM_CACHE_HOME": str(home / "cache"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_DATA_HOME": str(home / "data"),
-    }
+def env(tmp_path_factory) -> dict[str, str]:
+    return offline_env(tmp_path_factory.mktemp("doc-commands"))
 
 
 def test_the_docs_give_commands_to_check():
@@ -201,23 +177,37 @@ def test_the_docs_give_commands_to_check():
 
 # The pinned tools of scripts/tools/install-helm.sh, not whatever `kubectl` is on PATH.
 @pytest.mark.parametrize("binary", ["helm3", "helm4", "kubectl1.35"])
-def test_every_doc_command_parses(binary, offline_env):
+def test_every_doc_command_parses(binary, env):
     name = "kubectl" if binary.startswith("kubectl") else "helm"
     failures = []
     for command in (c for c in ALL_COMMANDS if c.argv[0] == name):
-        proc = subprocess.run([tool(binary), *command.argv[1:]], cwd=ROOT, env=offline_env,
-                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-        output = proc.stdout + proc.stderr
-        error = FLAG_ERROR.search(output)
+        output, status = run_offline(tool(binary), list(command.argv[1:]), env, ROOT)
+        error = USAGE_ERROR.search(output)
         # Inline text may name a flag without its value (`helm template --kube-version`).
         if error and not (command.fragment and error.group(0) == "flag needs an argument"):
             problem = "usage error"
-        elif command.fragment or proc.returncode == 0 or CONNECTION_FAILED.search(output):
+        elif command.fragment or status == 0 or CONNECTION_FAILED.search(output):
             continue
         elif ARGUMENT_ERROR.search(output):
             problem = "wrong arguments"
         else:
             problem = "failed before connecting"
         tail = "\n    ".join(output.strip().splitlines()[-3:])
-        failures.append(f"{command}\n  {problem} ({binary}, exit {proc.returncode}):\n    {tail}")
+        failures.append(f"{command}\n  {problem} ({binary}, exit {status}):\n    {tail}")
     assert not failures, f"{len(failures)} doc command(s) {binary} refuses:\n" + "\n".join(failures)
+
+
+def test_the_app_rust_arguments_of_doc_pods_parse():
+    """`kubectl run ... --image=app-rust:... -- load URL ...` runs the image's app-rust: its
+    arguments must be ones the real binary accepts (clap exits 2 on a usage error; the URL is
+    swapped for one that refuses, so `load` exits 1)."""
+    binary = ROOT / "target" / "debug" / "app-rust"
+    assert binary.is_file(), "tests/chart/run.sh builds target/debug/app-rust first"
+    in_pods = [(c, list(c.argv[c.argv.index("--") + 1:])) for c in ALL_COMMANDS
+               if c.argv[:2] == ("kubectl", "run") and "--" in c.argv
+               and any(a.startswith("--image=app-rust") for a in c.argv)]
+    assert len(in_pods) >= 3, in_pods
+    for command, args in in_pods:
+        args = ["http://127.0.0.1:1/" if a.startswith("http://") else a for a in args]
+        proc = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 2, f"{command}\n{proc.stderr}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from observe import parse_load, pod_ready  # noqa: E402
 from report import Report, fenced  # noqa: E402
 from waiting import TimedOut, wait_for  # noqa: E402
 from helm import tool  # noqa: E402  (tests/lib)
+from offline_cli import USAGE_ERROR, offline_env, run_offline  # noqa: E402  (tests/lib)
 
 RUN = HERE / "run.sh"
 
@@ -129,39 +131,16 @@ def test_load_kind_needs_a_kind_context():
             suite.kind_cluster(context)
 
 
-# Each fake first hands its command line to the real tools (pinned by install-helm.sh: kubectl
-# 1.35, Helm 3 and Helm 4) with a kubeconfig whose server refuses connections: a real tool
-# parses the flags before it connects, so a command line it would refuse on a real cluster is
-# logged as a usage error.
-CHECK_WITH_REAL_TOOLS = r"""
-IFS=: read -ra real_tools <<<"$REAL_TOOLS"
-for real in "${real_tools[@]}"; do
-  real_out=$(KUBECONFIG="$REFUSING_KUBECONFIG" "$real" "$@" </dev/null 2>&1 || true)
-  if grep -qE 'unknown (shorthand )?flag|unknown command|flag needs an argument|bad flag syntax|invalid argument' <<<"$real_out"; then
-    printf '%s\n' "$(basename "$real") $*: $real_out" >> "$USAGE_ERRORS"
-  fi
-done
-"""
-
-REFUSING_KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters:
-- name: refusing
-  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
-users:
-- name: nobody
-  user: {token: not-a-token}
-contexts:
-- name: refusing
-  context: {cluster: refusing, user: nobody}
-current-context: refusing
+# Each fake also keeps its exact command line, one file per call, so the test can hand every
+# one to the real tools afterwards.
+KEEP_ARGV = r"""
+printf '%s\0' "$(basename "$0")" "$@" > "$(mktemp "$ARGV_DIR/call.XXXXXX")"
 """
 
 FAKE_KUBECTL = r"""#!/usr/bin/env bash
 # A kubectl for the orchestration test: a cluster that answers, where nothing else exists.
 echo "kubectl $*" >> "$FAKE_LOG"
-REAL_TOOLS="$REAL_KUBECTL"
-""" + CHECK_WITH_REAL_TOOLS + r"""
+""" + KEEP_ARGV + r"""
 args=" $* "
 case "$args" in
   *" config current-context "*) echo fake ;;
@@ -174,8 +153,7 @@ esac
 
 FAKE_HELM = r"""#!/usr/bin/env bash
 echo "helm $*" >> "$FAKE_LOG"
-REAL_TOOLS="$REAL_HELMS"
-""" + CHECK_WITH_REAL_TOOLS + r"""
+""" + KEEP_ARGV + r"""
 case " $* " in
   *" version "*) echo v4.1.4 ;;
   *" install "*) echo "Error: INSTALLATION FAILED: context deadline exceeded" >&2; exit 1 ;;
@@ -189,14 +167,10 @@ def test_a_failed_step_is_diagnosed_cleaned_up_reported_and_exits_1(tmp_path):
     for name, text in (("kubectl", FAKE_KUBECTL), ("helm", FAKE_HELM)):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
-    log, report, usage = tmp_path / "calls", tmp_path / "report.md", tmp_path / "usage-errors"
-    refusing = tmp_path / "refusing-kubeconfig"
-    refusing.write_text(REFUSING_KUBECONFIG)
+    log, report, argv_dir = tmp_path / "calls", tmp_path / "report.md", tmp_path / "argv"
+    argv_dir.mkdir()
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_LOG": str(log),
-           "REAL_KUBECTL": tool("kubectl1.35"), "REAL_HELMS": f"{tool('helm3')}:{tool('helm4')}",
-           "REFUSING_KUBECONFIG": str(refusing), "USAGE_ERRORS": str(usage),
-           "HELM_CACHE_HOME": str(tmp_path / "helm"), "HELM_CONFIG_HOME": str(tmp_path / "helm"),
-           "HELM_DATA_HOME": str(tmp_path / "helm")}
+           "ARGV_DIR": str(argv_dir)}
     p = subprocess.run(["bash", str(RUN), "--image", "app-rust:0.1.0", "--namespace", "e2e-test", "--report", str(report)],
                        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert p.returncode == 1, p.stdout + p.stderr
@@ -214,9 +188,19 @@ def test_a_failed_step_is_diagnosed_cleaned_up_reported_and_exits_1(tmp_path):
     assert "FAILED: `helm" in md and "INSTALLATION FAILED: context deadline exceeded" in md
     assert "| Kubernetes | v1.37.0 |" in md and "## 3. Diagnosis" in md
     assert "cluster-e2e: FAILED" in p.stdout
-    # Every command line the run gave (preflight, install, diagnosis, clean-up) is one the real
-    # kubectl and Helm accept.
-    assert not usage.exists(), usage.read_text()
+    # Every command line the run gave (preflight, install, diagnosis, clean-up) is one that the
+    # pinned kubectl 1.35, Helm 3 and Helm 4 accept.
+    argvs = [f.read_text().split("\0")[:-1] for f in argv_dir.iterdir()]
+    assert len(argvs) == len(calls)
+    real = {"kubectl": [tool("kubectl1.35")], "helm": [tool("helm3"), tool("helm4")]}
+    offline = offline_env(tmp_path / "offline")
+    refused = []
+    for name, *args in argvs:
+        for binary in real[name]:
+            output, _ = run_offline(binary, args, offline, tmp_path)
+            if USAGE_ERROR.search(output):
+                refused.append(f"{Path(binary).name} {shlex.join(args)}: {output.strip()}")
+    assert not refused, "\n".join(refused)
 
 
 # --- waiting ---------------------------------------------------------------------------------
