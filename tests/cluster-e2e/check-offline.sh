@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What can be checked without a cluster (a stage of scripts/test.sh): shellcheck of every shell
 # script, actionlint of the GitHub workflows (with shellcheck of their `run:` blocks), and the
-# cluster suite's building blocks and workflow pins with pytest.
+# cluster suite's building blocks, its command lines (through the real kubectl and Helm) and the
+# workflow pins with pytest.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../../scripts/tools/env.sh
