@@ -300,6 +300,13 @@ class Round:
     commit_mean_ms: float
 
 
+def interleaved(programs: list, start: int) -> list:
+    """`programs` in turn, beginning with the one at `start` (modulo their number): rounds and
+    steps pass a different `start` so that none always runs first, on a cooler or busier machine."""
+    shift = start % len(programs)
+    return programs[shift:] + programs[:shift]
+
+
 def run_round(index: int, app: Path, ceiling_binary: Path, gunicorn: Path, work: Path, seconds: float) -> Round:
     data = work / f"round-{index}" / "data"
     data.mkdir(parents=True)
@@ -310,8 +317,7 @@ def run_round(index: int, app: Path, ceiling_binary: Path, gunicorn: Path, work:
     try:
         for step, c in enumerate(CONNECTIONS):
             programs = [("app-rust", server, visits), ("ceiling", ceiling, ceilings), ("peer", peer, peers)]
-            shift = (index + step) % 3
-            for name, program, into in programs[shift:] + programs[:shift]:
+            for name, program, into in interleaved(programs, index + step):
                 r = run_wrk(program, "/", c, seconds)
                 into[c] = r
                 print(f"round {index + 1} {name:8} c={c:<4} {r.rps:>9,.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
@@ -352,8 +358,7 @@ def measure_pipeline(index: int, server: Server, ceiling: Ceiling, work: Path, s
     results = {}
     try:
         programs = list(zip(PIPELINE_PROGRAMS, (ceiling, server, quiet)))
-        shift = index % len(programs)
-        for name, program in programs[shift:] + programs[:shift]:
+        for name, program in interleaved(programs, index):
             r = results[name] = run_wrk(program, "/healthz", PIPELINE_CONNECTIONS, seconds)
             print(f"round {index + 1} /healthz {name:25} c={PIPELINE_CONNECTIONS:<4} {r.rps:>9,.0f} req/s  "
                   f"non-2xx {r.non_2xx}  errors {r.socket_errors}", flush=True)

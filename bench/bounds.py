@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import (ACCESS_LOG_OFF, CONNECTIONS, RESULTS, TARGET_PEER_RATIO_AT_128, TARGETS_CEILING_RATIO,
-                   Ceiling, FlaskPeer, Program, Server, file_system, run_wrk)
+                   Ceiling, FlaskPeer, Program, Server, file_system, interleaved, run_wrk, spread)
 
 
 @dataclass
@@ -53,9 +53,8 @@ def run_round(index: int, variants, ceiling_binary: Path, gunicorn: Path, work: 
             data.mkdir(parents=True)
             programs.append((name, Server(binary, data, env)))
         for step, connections in enumerate(CONNECTIONS):
-            shift = (index + step) % len(programs)
             rps = {}
-            for name, program in programs[shift:] + programs[:shift]:
+            for name, program in interleaved(programs, index + step):
                 r = run_wrk(program, "/", connections, seconds)
                 if r.non_2xx or r.socket_errors:
                     raise RuntimeError(f"{name}: {r.non_2xx} non-2xx answers, {r.socket_errors} socket errors")
@@ -93,7 +92,7 @@ def report(names: list[str], samples: dict[tuple[str, int], Sample], rounds: int
             meets_ratio = name != "ceiling" and ratio >= TARGETS_CEILING_RATIO[connections]
             meets_factor = peer_goal and name not in ("ceiling", "peer") and factor >= TARGET_PEER_RATIO_AT_128
             cpu = f"{statistics.median(s.cpu_us):.1f}" if s.cpu_us else "–"
-            lines.append(f"| {name} | {statistics.median(s.rps):,.0f} ({min(s.rps):,.0f}–{max(s.rps):,.0f}) "
+            lines.append(f"| {name} | {spread(s.rps, '{:,.0f}')} "
                          f"| {ratio:.2f}{' ✔' if meets_ratio else ''} | {factor:.1f}{' ✔' if meets_factor else ''} "
                          f"| {cpu} |")
         lines.append("")

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import RESULTS, Server, file_system, run_wrk
+from bench import RESULTS, Server, file_system, interleaved, run_wrk
 
 
 def measure(binary: Path, work: Path, connections: int, seconds: float) -> dict[str, float]:
@@ -45,9 +45,8 @@ def main() -> int:
     samples: dict[tuple[str, int, str], list[float]] = {}
     try:
         for round_no in range(args.rounds):
-            order = list(builds) if round_no % 2 == 0 else list(reversed(builds))
             for connections in (32, 128):
-                for name in order:
+                for name in interleaved(list(builds), round_no):
                     rps = measure(builds[name], work, connections, args.seconds)
                     for path, value in rps.items():
                         samples.setdefault((name, connections, path), []).append(value)
