@@ -3,17 +3,27 @@ connection.
 
 Both tools parse their command line before they connect, so what they print then tells a
 usage error (an unknown flag or command, a flag without its value) from a command line that
-would run on a cluster. Shared by the chart tests (the docs' commands) and the cluster suite's
-tests (the suite's own command lines).
+would run on a cluster. Also app-rust, for the arguments a `kubectl run` gives the image. Shared
+by the chart tests (the docs' commands) and the cluster suite's tests (the suite's own command
+lines).
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
+from helm import tool
+
+# The builds every command line is checked with: the ones scripts/tools/install-helm.sh pins,
+# not whichever kubectl or helm is first on PATH.
+PINNED = {"kubectl": ("kubectl1.35",), "helm": ("helm3", "helm4")}
+
 REFUSING_SERVER = "https://127.0.0.1:1"
+# What an app-rust URL argument becomes, so that `load` or `probe` fails fast instead of waiting.
+REFUSING_URL = "http://127.0.0.1:1/"
 
 # cobra's messages, which Helm and kubectl share. Also a POSIX extended regex (for grep -E).
 USAGE_ERROR = re.compile(
@@ -58,3 +68,22 @@ def run_offline(binary: str, args: list[str], env: dict[str, str], cwd: Path) ->
     proc = subprocess.run([binary, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL)
     return proc.stdout + proc.stderr, proc.returncode
+
+
+def refusals(tool_name: str, args: list[str], env: dict[str, str], cwd: Path) -> list[str]:
+    """`tool_name args` through each pinned build: what each one that refuses it as a usage error
+    says (none: every build accepts it)."""
+    found = []
+    for binary in PINNED[tool_name]:
+        output, _ = run_offline(tool(binary), args, env, cwd)
+        if USAGE_ERROR.search(output):
+            found.append(f"{binary} {shlex.join(args)}: {output.strip()}")
+    return found
+
+
+def app_rust_refusal(binary: Path, args: list[str]) -> str | None:
+    """What app-rust says when it refuses `args` (clap exits 2 on a usage error), run with each
+    URL swapped for REFUSING_URL; None when it takes them."""
+    args = [REFUSING_URL if a.startswith("http://") else a for a in args]
+    proc = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
+    return f"app-rust {shlex.join(args)}: {proc.stderr.strip()}" if proc.returncode == 2 else None
